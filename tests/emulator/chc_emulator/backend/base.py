@@ -1,0 +1,107 @@
+"""The contract between the emulator's state store and whatever runs the databases.
+
+The store owns the API view of a service (state, tags, config as the API shows it);
+a backend owns the real thing behind it.  Every method is keyed by the service id and
+must be idempotent, because the reconciler may call it again after a crash or a
+restart of the emulator on the same data directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """Where a client reaches a service's PostgreSQL server."""
+
+    host: str  # what the API reports as `hostname` and puts in `connectionString`
+    port: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigOutcome:
+    """What applying a pgConfig did on the real server."""
+
+    pending_restart: tuple[str, ...]  # keys written that take effect only after a restart
+    not_applied: tuple[str, ...]  # keys the local server does not know (stored by the API only)
+
+
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """One statement the server really ran, read from its own log."""
+
+    timestamp: dt.datetime  # timezone-aware UTC
+    query_id: str  # signed 64-bit, as text, verbatim from the server ("0" when unknown)
+    query_text: str  # normalised with $1, $2 ... when the server knows the pattern
+    db_name: str
+    db_user: str
+    app: str
+    operation: str  # SELECT, INSERT, UPDATE, DELETE or UTILITY
+    pid: str
+    duration_us: int
+    error_message: str | None = None
+    error_sqlstate: str | None = None
+    error_level: int | None = None
+    counters: dict[str, int] = dataclasses.field(default_factory=dict)  # camelCase API names
+
+
+@dataclasses.dataclass(frozen=True)
+class LogEntry:
+    timestamp: dt.datetime  # timezone-aware UTC
+    severity: str  # DEBUG LOG INFO NOTICE WARNING ERROR FATAL PANIC
+    body: str
+
+
+class Backend(Protocol):
+    """What the store needs from the database side.  See NullBackend for the no-op form."""
+
+    def prepare(self) -> None:
+        """One-time setup at emulator start (e.g. build the template cluster)."""
+
+    def provision(self, service_id: str, password: str, pg_config: dict[str, str]) -> Endpoint:
+        """Create the server for a new service (not yet started). Idempotent."""
+
+    def start(self, service_id: str) -> None:
+        """Start the server if it is not running; adopt it if it already is."""
+
+    def is_ready(self, service_id: str) -> bool:
+        """True once the server accepts connections."""
+
+    def restart(self, service_id: str) -> None:
+        """Restart the server so that restart-only settings take effect."""
+
+    def stop(self, service_id: str) -> None:
+        """Stop the server, leaving its data in place."""
+
+    def destroy(self, service_id: str) -> None:
+        """Stop the server and delete its data."""
+
+    def endpoint(self, service_id: str) -> Endpoint: ...
+
+    def ca_certificate(self, service_id: str) -> str:
+        """The service's own CA certificate, PEM."""
+
+    def set_password(self, service_id: str, password: str) -> None:
+        """Change the password of the `postgres` role on the real server."""
+
+    def apply_config(self, service_id: str, pg_config: dict[str, str]) -> ConfigOutcome:
+        """Make pg_config (the whole user-set map, values as strings) the server's settings.
+
+        Keys removed from the map go back to the server default.  Reloadable settings take
+        effect at once; restart-only ones are written and reported in pending_restart.
+        """
+
+    def executions(self, service_id: str, since: dt.datetime, until: dt.datetime) -> list[Execution]:
+        """Statements run in [since, until), oldest first."""
+
+    def log_entries(self, service_id: str, since: dt.datetime, until: dt.datetime) -> list[LogEntry]:
+        """Server log lines in [since, until], oldest first."""
+
+    def stats(self, service_id: str) -> dict[str, float | dict[str, float]]:
+        """A snapshot of live counters and gauges, keyed by Prometheus metric name (see README)."""
+
+    def shutdown(self) -> None:
+        """Stop every server this backend started."""

@@ -1,0 +1,133 @@
+"""`chc-emulator`: run the emulated Managed Postgres API in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import __version__, faults, ratelimit
+from .app import Emulator, Settings
+from .control import Timings
+from .http_api import ApiKey
+
+_DEFAULTS = Settings()
+
+
+def _key(text: str) -> ApiKey:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(parts[:2]):
+        raise argparse.ArgumentTypeError("expected ID:SECRET[:admin|developer]")
+    role = parts[2] if len(parts) == 3 else "admin"
+    if role not in ("admin", "developer"):
+        raise argparse.ArgumentTypeError(f"role must be admin or developer, not {role!r}")
+    return ApiKey(parts[0], parts[1], role)
+
+
+def _checked(parse):
+    def wrapper(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return wrapper
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chc-emulator", description="Local emulator of the ClickHouse Cloud Managed Postgres API.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--host", default=_DEFAULTS.host, help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=_DEFAULTS.port, help="port to listen on, 0 for any free one (default %(default)s)")
+    p.add_argument("--data-dir", type=Path, default=_DEFAULTS.data_dir, help="state, servers and request log (default ./%(default)s)")
+    p.add_argument("--org-id", default=_DEFAULTS.org_id, help="the organisation's id (default %(default)s)")
+    p.add_argument("--key", dest="keys", type=_key, action="append", help="API key ID:SECRET[:admin|developer]; repeatable (default demo-key:demo-secret:admin)")
+    p.add_argument("--provisioning-seconds", type=float, default=Timings.provisioning, help="creating -> running (default %(default)s)")
+    p.add_argument("--update-seconds", type=float, default=Timings.update, help="delay before a size/haType change shows (default %(default)s)")
+    p.add_argument("--restart-seconds", type=float, default=Timings.restart, help="minimum time in restarting (default %(default)s)")
+    p.add_argument("--deletion-seconds", type=float, default=Timings.deletion, help="time in deleting before 404 (default %(default)s)")
+    p.add_argument("--first-backup-seconds", type=float, default=Timings.first_backup, help="after running, until replicas and restores are possible (default %(default)s)")
+    p.add_argument("--rate-limit", type=_checked(ratelimit.parse), default=_DEFAULTS.rate_limit, help="N/SECONDS per API key, or off (default 10/10)")
+    p.add_argument("--faults", type=_checked(faults.parse_rates), default={}, help=f"KIND=RATE,... with KIND in {', '.join(faults.KINDS)}")
+    p.add_argument("--fault-latency-ms", type=int, default=_DEFAULTS.fault_latency_ms, help="delay of a latency fault (default %(default)s)")
+    p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed of the random faults (default %(default)s)")
+    p.add_argument("--no-postgres", action="store_true", help="no servers behind the API (scale tests)")
+    p.add_argument("--redact-credentials", action="store_true", help="omit password and connectionString from GET/list/PATCH, as the live API does since 2026-07-31")
+    p.add_argument("--sample-seconds", type=float, default=_DEFAULTS.sample_seconds, help="telemetry sampling interval (default %(default)s)")
+    p.add_argument("--server-host", default=_DEFAULTS.server_host, help="host name clients use to reach the servers (default %(default)s)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir.resolve(),
+        org_id=args.org_id.lower(),
+        keys=tuple(args.keys or _DEFAULTS.keys),
+        timings=Timings(
+            provisioning=args.provisioning_seconds,
+            update=args.update_seconds,
+            restart=args.restart_seconds,
+            deletion=args.deletion_seconds,
+            first_backup=args.first_backup_seconds,
+        ),
+        rate_limit=args.rate_limit,
+        fault_rates=args.faults,
+        fault_latency_ms=args.fault_latency_ms,
+        seed=args.seed,
+        postgres=not args.no_postgres,
+        redact_credentials=args.redact_credentials,
+        sample_seconds=args.sample_seconds,
+        server_host=args.server_host,
+    )
+
+
+def _banner(emulator: Emulator) -> str:
+    s = emulator.settings
+    keys = "\n".join(f"  key         {k.key_id}:{k.secret} ({k.role})" for k in s.keys)
+    limit = f"{s.rate_limit[0]} requests / {s.rate_limit[1]:g} s per key" if s.rate_limit else "off"
+    fault_text = ", ".join(f"{k}={v}" for k, v in s.fault_rates.items()) or "none"
+    return (
+        f"chc-emulator {__version__} listening on http://{s.host}:{emulator.port}\n"
+        f"  org id      {s.org_id}\n{keys}\n"
+        f"  data dir    {s.data_dir}\n"
+        f"  servers     {'PostgreSQL' if s.postgres else 'none (--no-postgres)'}\n"
+        f"  rate limit  {limit}\n  faults      {fault_text} (seed {s.seed})\n"
+        f"  credentials {'redacted' if s.redact_credentials else 'returned by GET'}\n"
+        f"  timings     provisioning {s.timings.provisioning:g}s, update {s.timings.update:g}s, restart {s.timings.restart:g}s, "
+        f"deletion {s.timings.deletion:g}s, first backup {s.timings.first_backup:g}s\n"
+        f"Try: curl -s --user {s.keys[0].key_id}:{s.keys[0].secret} http://{s.host}:{emulator.port}/v1/organizations/{s.org_id}/postgres"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    emulator = Emulator(settings_from(args))
+    try:
+        emulator.start()
+    except Exception as exc:  # one clear line, and no servers left behind
+        logging.getLogger("chc_emulator").error("cannot start: %s", exc)
+        emulator.stop()
+        return 1
+
+    def stop(signum, _frame) -> None:
+        # Only break the serve loop here; the main thread then stops servers in order.
+        logging.getLogger("chc_emulator").info("signal %d: stopping", signum)
+        threading.Thread(target=emulator.server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(_banner(emulator), flush=True)
+    emulator.serve_forever()
+    emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

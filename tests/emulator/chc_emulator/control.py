@@ -1,0 +1,271 @@
+"""The Managed Postgres control plane: what each service operation does to the state.
+
+HTTP-free: handlers in `http_api` parse the request and call one method here; every method
+validates completely before it changes anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import secrets
+import string
+import uuid
+
+from . import validation, views
+from .backend.base import Backend
+from .errors import ApiError, bad_request, conflict
+from .reconciler import Reconciler
+from .store import Store
+
+log = logging.getLogger("chc_emulator")
+
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits + "_-"
+_RESTART_ONLY = frozenset({"max_connections", "max_worker_processes"})
+# autovacuum_max_workers became reloadable in PostgreSQL 18.
+_RESTART_ONLY_BY_VERSION = {"17": _RESTART_ONLY | {"autovacuum_max_workers"}}
+_RESTART_MESSAGE = (
+    "The changes in the following parameters require a database restart to take effect: {keys}. "
+    "You can restart the database by using the restart endpoint."
+)
+_REPLICA_NOT_READY = "Parent server is not ready for read replicas. There are no backups, yet."
+_BACKUP_RETENTION = dt.timedelta(days=7)
+
+
+@dataclasses.dataclass
+class Timings:
+    """Seconds each asynchronous step takes, as seen by clients."""
+
+    provisioning: float = 5.0
+    update: float = 3.0
+    restart: float = 2.0
+    deletion: float = 2.0
+    first_backup: float = 60.0
+
+
+def generate_password() -> str:
+    while True:
+        password = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(20))
+        if any(c.islower() for c in password) and any(c.isupper() for c in password) and any(c.isdigit() for c in password):
+            return password
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def restart_only_keys(postgres_version: str) -> frozenset[str]:
+    return _RESTART_ONLY_BY_VERSION.get(postgres_version, _RESTART_ONLY)
+
+
+class ControlPlane:
+    def __init__(self, store: Store, backend: Backend, reconciler: Reconciler, timings: Timings, *, redact: bool):
+        self.store = store
+        self.backend = backend
+        self.reconciler = reconciler
+        self.timings = timings
+        self.redact = redact
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def list_services(self) -> list[dict]:
+        return [views.list_item(doc) for doc in self.store.all()]
+
+    def get_service(self, service_id: str) -> dict:
+        return views.service(self.store.get(service_id), credentials=not self.redact)
+
+    def get_config(self, service_id: str) -> dict:
+        return views.config(self.store.get(service_id))
+
+    def ca_certificate(self, service_id: str) -> str:
+        self.store.get(service_id)
+        return self.backend.ca_certificate(service_id)
+
+    # --- creation ------------------------------------------------------------------------
+
+    def create_service(self, body: object) -> dict:
+        body = validation.require_object(body)
+        validation.check_schema("PostgresServicePostRequest", body)
+        fields = {
+            "name": body["name"],
+            "provider": body["provider"],
+            "region": body["region"],
+            "size": body["size"],
+            "postgresVersion": body.get("postgresVersion", "17"),
+            "haType": body.get("haType", "none"),
+            "isPrimary": True,
+        }
+        return self._new_service(body, fields, kind="provision", password=generate_password())
+
+    def create_replica(self, primary_id: str, body: object) -> dict:
+        body = validation.require_object(body)
+        validation.check_schema("PostgresServiceReadReplicaRequest", body)
+        primary = self.store.get(primary_id)
+        if not primary["isPrimary"]:
+            raise bad_request("a read replica cannot have read replicas of its own")
+        self._require_state(primary, "running")
+        if self.store.clock() < primary["backupAt"]:
+            raise bad_request(_REPLICA_NOT_READY)
+        fields = {key: primary[key] for key in ("provider", "region", "size", "postgresVersion")}
+        fields.update(name=body["name"], haType="none", isPrimary=False, primaryId=primary_id)
+        return self._new_service(body, fields, kind="provision", password=primary["password"])
+
+    def restore_service(self, source_id: str, body: object) -> dict:
+        body = validation.require_object(body)
+        validation.check_schema("PostgresServiceRestoreRequest", body)
+        source = self.store.get(source_id)
+        target = validation.parse_datetime("restoreTarget", body["restoreTarget"])
+        now = self.store.clock()
+        first_backup = dt.datetime.fromtimestamp(source["backupAt"], dt.timezone.utc)
+        oldest = max(first_backup, dt.datetime.fromtimestamp(now, dt.timezone.utc) - _BACKUP_RETENTION)
+        if target.timestamp() > now:
+            raise bad_request("restoreTarget: must not be in the future")
+        if target < oldest:
+            raise bad_request(f"restoreTarget: no backup covers this time; the earliest restorable time is {_iso(oldest.timestamp())}")
+        fields = {key: source[key] for key in ("provider", "region", "size", "postgresVersion", "haType")}
+        fields.update(name=body["name"], isPrimary=True, restoredFrom=source_id, restoreTarget=_iso(target.timestamp()))
+        return self._new_service(body, fields, kind="restore", password=source["password"])
+
+    def _new_service(self, body: dict, fields: dict, *, kind: str, password: str) -> dict:
+        tags = body.get("tags", [])
+        validation.check_tags(tags)
+        pg_config = validation.normalise_pg_config(body.get("pgConfig", {}))
+        service_id = str(uuid.uuid4())
+        endpoint = self.backend.provision(service_id, password, pg_config)
+        now = self.store.clock()
+        doc = {
+            "id": service_id,
+            "seq": self.store.next_seq(),
+            **fields,
+            "tags": [{"key": t["key"], "value": t["value"]} for t in tags],
+            "state": "restoring_backup" if kind == "restore" else "creating",
+            "createdAt": _iso(now),
+            "password": password,
+            "host": endpoint.host,
+            "port": endpoint.port,
+            "pgConfig": pg_config,
+            "pgBouncerConfig": dict(body.get("pgBouncerConfig", {})),
+            "configGeneration": 1,
+            "appliedConfig": 1,
+            "passwordGeneration": 1,
+            "appliedPassword": 1,
+            "backupAt": now + self.timings.provisioning + self.timings.first_backup,
+            "pending": [],
+            "transition": self._transition(kind, now, self.timings.provisioning),
+        }
+        self.store.save(doc)
+        log.info("service %s (%s) created, %s", service_id, doc["name"], kind)
+        return views.service(doc, credentials=True)
+
+    @staticmethod
+    def _transition(kind: str, now: float, seconds: float) -> dict:
+        return {"kind": kind, "since": now, "notBefore": now + seconds, "backendDone": False}
+
+    # --- changes -------------------------------------------------------------------------
+
+    def patch_service(self, service_id: str, body: object) -> dict:
+        body = validation.require_object(body)
+        validation.check_schema("PostgresServicePatchRequest", body)
+        if "tags" in body:
+            validation.check_tags(body["tags"])
+        with self.store.editing(service_id) as doc:
+            self._require_not_deleting(doc)
+            deferred = {key: body[key] for key in ("size", "haType") if key in body and body[key] != doc[key]}
+            if not doc["isPrimary"] and (deferred or "tags" in body):
+                raise bad_request("read replicas take size, haType and tags from their primary; they cannot be changed")
+            if deferred:
+                self._require_state(doc, "running")
+                due = self.store.clock() + self.timings.update
+                doc["pending"] = [c for c in doc["pending"] if not set(c["fields"]) & set(deferred)]
+                doc["pending"].append({"due": due, "fields": deferred})
+            if "tags" in body:
+                doc["tags"] = [{"key": t["key"], "value": t["value"]} for t in body["tags"]]
+            if "name" in body:
+                doc["name"] = body["name"]
+        return views.service(doc, credentials=not self.redact)
+
+    def delete_service(self, service_id: str) -> None:
+        with self.store.editing(service_id) as doc:
+            self._require_not_deleting(doc)
+            replicas = sorted(d["id"] for d in self.store.all() if d.get("primaryId") == service_id)
+            if replicas:
+                raise conflict(f"cannot delete a primary with dependent read replicas: {', '.join(replicas)}")
+            doc["state"] = "deleting"
+            doc["pending"] = []
+            doc["transition"] = self._transition("delete", self.store.clock(), self.timings.deletion)
+
+    def run_command(self, service_id: str, body: object) -> dict:
+        body = validation.require_object(body)
+        validation.check_schema("PostgresServiceSetState", body)
+        command = body.get("command")
+        if command is None:
+            raise bad_request("command: required property is missing")
+        with self.store.editing(service_id) as doc:
+            self._require_state(doc, "running")
+            now = self.store.clock()
+            if command == "promote":
+                if doc["isPrimary"]:
+                    raise bad_request("command: promote applies to read replicas only")
+                doc["isPrimary"] = True
+                doc.pop("primaryId", None)
+            else:
+                if command == "switchover" and not doc["isPrimary"]:
+                    raise bad_request("command: switchover applies to primaries only")
+                doc["state"] = "restarting"
+                doc["transition"] = self._transition(command, now, self.timings.restart)
+        return views.service(doc, credentials=not self.redact)
+
+    def set_password(self, service_id: str, body: object) -> dict:
+        body = validation.require_object(body)
+        validation.check_schema("PostgresServiceSetPassword", body)
+        generated = "password" not in body
+        with self.store.editing(service_id) as doc:
+            self._require_not_deleting(doc)
+            doc["password"] = generate_password() if generated else body["password"]
+            doc["passwordGeneration"] += 1
+        self.reconciler.sync(service_id)
+        return {"password": doc["password"]} if generated else {}
+
+    def write_config(self, service_id: str, body: object, *, merge: bool) -> dict:
+        body = validation.require_object(body)
+        if merge:
+            # RFC 7396: a null removes the key.
+            removals = {section: [k for k, v in (body.get(section) or {}).items() if v is None] for section in ("pgConfig", "pgBouncerConfig")}
+            body = {section: {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value for section, value in body.items()}
+        validation.check_schema("postgresInstanceConfig", body, allow_empty_config=True)
+        pg_config = validation.normalise_pg_config(body["pgConfig"])
+        bouncer = dict(body["pgBouncerConfig"])
+        with self.store.editing(service_id) as doc:
+            self._require_not_deleting(doc)
+            before = dict(doc["pgConfig"])
+            if merge:
+                for key in removals["pgConfig"]:
+                    doc["pgConfig"].pop(key, None)
+                for key in removals["pgBouncerConfig"]:
+                    doc["pgBouncerConfig"].pop(key, None)
+                doc["pgConfig"].update(pg_config)
+                doc["pgBouncerConfig"].update(bouncer)
+            else:
+                doc["pgConfig"], doc["pgBouncerConfig"] = pg_config, bouncer
+            if doc["pgConfig"] != before:
+                doc["configGeneration"] += 1
+        self.reconciler.sync(service_id)
+        changed = {key for key in before.keys() | doc["pgConfig"].keys() if before.get(key) != doc["pgConfig"].get(key)}
+        result = views.config(doc)
+        needs_restart = sorted(changed & restart_only_keys(doc["postgresVersion"]))
+        if needs_restart:
+            result["message"] = _RESTART_MESSAGE.format(keys=", ".join(needs_restart))
+        return result
+
+    # --- guards --------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_not_deleting(doc: dict) -> None:
+        if doc["state"] == "deleting":
+            raise conflict(f"service {doc['id']} is being deleted")
+
+    @staticmethod
+    def _require_state(doc: dict, state: str) -> None:
+        if doc["state"] != state:
+            raise ApiError(409, f"service {doc['id']} is {doc['state']}; this operation needs it {state}")

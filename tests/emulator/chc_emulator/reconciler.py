@@ -1,0 +1,154 @@
+"""Brings the real servers in line with the stored services, in the background.
+
+The store says what should be (a service being created, restarted, deleted; a config or
+password generation not yet applied); the reconciler makes the backend do it and records
+that it is done.  It is the only caller of the slow backend operations, so HTTP handlers
+never wait on a server start, and after a crash it simply finds the work still to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from .backend.base import Backend
+from .store import Store
+
+log = logging.getLogger("chc_emulator")
+
+_READY_TIMEOUT = 60.0
+
+
+class Reconciler:
+    def __init__(self, store: Store, backend: Backend, *, workers: int = 4, interval: float = 0.1):
+        self.store = store
+        self.backend = backend
+        self.interval = interval
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile")
+        self._busy: set[str] = set()
+        self._live: set[str] = set()  # servers started by this process
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _lock(self, service_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(service_id, threading.Lock())
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            for doc in self.store.all():
+                if self._needs_work(doc):
+                    self._submit(doc["id"])
+
+    def _needs_work(self, doc: dict) -> bool:
+        transition = doc.get("transition")
+        if transition and transition.get("error"):
+            return False  # left `unavailable`, as a broken cloud server would be
+        if transition and not transition["backendDone"]:
+            return True
+        if doc["state"] == "deleting":
+            return False
+        return doc["id"] not in self._live or self._out_of_sync(doc)
+
+    @staticmethod
+    def _out_of_sync(doc: dict) -> bool:
+        return doc["configGeneration"] != doc["appliedConfig"] or doc["passwordGeneration"] != doc["appliedPassword"]
+
+    def _submit(self, service_id: str) -> None:
+        with self._guard:
+            if service_id in self._busy or self._stop.is_set():
+                return
+            self._busy.add(service_id)
+        self._pool.submit(self._work, service_id)
+
+    def _work(self, service_id: str) -> None:
+        try:
+            with self._lock(service_id):
+                self._reconcile(service_id)
+        except Exception as exc:  # a broken server must not stop the loop
+            log.exception("service %s: backend failed", service_id)
+            self._record_error(service_id, exc)
+        finally:
+            with self._guard:
+                self._busy.discard(service_id)
+
+    def _reconcile(self, service_id: str) -> None:
+        doc = self.store.find(service_id)
+        if doc is None:
+            return
+        transition = doc.get("transition")
+        kind = transition["kind"] if transition and not transition["backendDone"] else None
+        if kind == "delete":
+            self.backend.destroy(service_id)
+            self._live.discard(service_id)
+        elif kind in ("restart", "switchover"):
+            self._apply_changes(doc)
+            self.backend.restart(service_id)
+            self._wait_ready(service_id)
+            self._live.add(service_id)
+        else:
+            if service_id not in self._live:
+                self.backend.start(service_id)
+                self._wait_ready(service_id)
+                self._live.add(service_id)
+            self._apply_changes(doc)
+        if kind is not None:
+            self._mark(service_id, lambda d: d["transition"].update(backendDone=True))
+
+    def _wait_ready(self, service_id: str) -> None:
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while not self.backend.is_ready(service_id):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server of {service_id} not ready after {_READY_TIMEOUT:.0f} s")
+            time.sleep(0.05)
+
+    def _apply_changes(self, doc: dict) -> None:
+        service_id = doc["id"]
+        if doc["configGeneration"] != doc["appliedConfig"]:
+            outcome = self.backend.apply_config(service_id, doc["pgConfig"])
+            if outcome.not_applied:
+                log.info("service %s: stored but not applied (unknown to this PostgreSQL): %s", service_id, ", ".join(outcome.not_applied))
+            self._mark(service_id, lambda d, g=doc["configGeneration"]: d.update(appliedConfig=g))
+        if doc["passwordGeneration"] != doc["appliedPassword"]:
+            self.backend.set_password(service_id, doc["password"])
+            self._mark(service_id, lambda d, g=doc["passwordGeneration"]: d.update(appliedPassword=g))
+
+    def _mark(self, service_id: str, change) -> None:
+        with self.store.lock:
+            doc = self.store.find(service_id)
+            if doc is not None:
+                change(doc)
+                self.store.save(doc)
+
+    def _record_error(self, service_id: str, exc: Exception) -> None:
+        def mark(doc: dict) -> None:
+            if doc.get("transition"):
+                doc["transition"]["error"] = str(exc)
+
+        self._mark(service_id, mark)
+
+    # --- synchronous path ----------------------------------------------------------------
+
+    def sync(self, service_id: str) -> None:
+        """Apply config and password now when the server is up, so a reload-only setting is
+        live by the time the API answers; otherwise the loop applies them once it is."""
+        if service_id not in self._live:
+            return
+        with self._lock(service_id):
+            doc = self.store.find(service_id)
+            if doc is not None and doc["state"] not in ("deleting",):
+                self._apply_changes(doc)
