@@ -18,6 +18,7 @@ from .backend.base import Backend
 from .errors import ApiError, bad_request, conflict
 from .reconciler import Reconciler
 from .store import Store
+from .timefmt import rfc3339
 
 log = logging.getLogger("chc_emulator")
 
@@ -49,10 +50,6 @@ def generate_password() -> str:
         password = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(20))
         if any(c.islower() for c in password) and any(c.isupper() for c in password) and any(c.isdigit() for c in password):
             return password
-
-
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def restart_only_keys(postgres_version: str) -> frozenset[str]:
@@ -122,9 +119,9 @@ class ControlPlane:
         if target.timestamp() > now:
             raise bad_request("restoreTarget: must not be in the future")
         if target < oldest:
-            raise bad_request(f"restoreTarget: no backup covers this time; the earliest restorable time is {_iso(oldest.timestamp())}")
+            raise bad_request(f"restoreTarget: no backup covers this time; the earliest restorable time is {rfc3339(oldest.timestamp())}")
         fields = {key: source[key] for key in ("provider", "region", "size", "postgresVersion", "haType")}
-        fields.update(name=body["name"], isPrimary=True, restoredFrom=source_id, restoreTarget=_iso(target.timestamp()))
+        fields.update(name=body["name"], isPrimary=True, restoredFrom=source_id, restoreTarget=rfc3339(target.timestamp()))
         return self._new_service(body, fields, kind="restore", password=source["password"])
 
     def _new_service(self, body: dict, fields: dict, *, kind: str, password: str) -> dict:
@@ -140,7 +137,7 @@ class ControlPlane:
             **fields,
             "tags": [{"key": t["key"], "value": t["value"]} for t in tags],
             "state": "restoring_backup" if kind == "restore" else "creating",
-            "createdAt": _iso(now),
+            "createdAt": rfc3339(now),
             "password": password,
             "host": endpoint.host,
             "port": endpoint.port,
@@ -231,7 +228,11 @@ class ControlPlane:
         body = validation.require_object(body)
         if merge:
             # RFC 7396: a null removes the key.
-            removals = {section: [k for k, v in (body.get(section) or {}).items() if v is None] for section in ("pgConfig", "pgBouncerConfig")}
+            # A section that is not an object is left for the schema check to reject.
+            removals = {
+                section: [k for k, v in value.items() if v is None] if isinstance(value := body.get(section), dict) else []
+                for section in ("pgConfig", "pgBouncerConfig")
+            }
             body = {section: {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value for section, value in body.items()}
         validation.check_schema("postgresInstanceConfig", body, allow_empty_config=True)
         pg_config = validation.normalise_pg_config(body["pgConfig"])

@@ -47,7 +47,10 @@ def parse_rule(data: dict) -> Rule:
     if data.get("kind") not in KINDS:
         raise ValueError(f"kind: one of {', '.join(KINDS)} is required")
     if data.get("path") is not None:
-        re.compile(data["path"])
+        try:
+            re.compile(data["path"])
+        except re.error as exc:  # not a ValueError: the hook would drop the connection
+            raise ValueError(f"path: not a regular expression: {exc}") from None
     return Rule(
         kind=data["kind"],
         method=data.get("method"),

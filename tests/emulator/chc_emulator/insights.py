@@ -15,6 +15,7 @@ from . import validation
 from .backend.base import Backend, Execution
 from .errors import not_found
 from .store import Store
+from .timefmt import rfc3339
 
 SORT_KEYS = {
     "total_duration": "totalDurationUs",
@@ -97,7 +98,7 @@ def _group(executions: list[Execution]) -> dict[tuple, list[Execution]]:
 
 def _execution_view(execution: Execution, role: str) -> dict:
     view = {
-        "timestamp": execution.timestamp.isoformat().replace("+00:00", "Z"),
+        "timestamp": rfc3339(execution.timestamp),
         "queryId": execution.query_id,
         "dbName": execution.db_name,
         "dbUser": execution.db_user,
@@ -179,6 +180,6 @@ class Insights:
         if order == "desc":
             entries.reverse()
         return [
-            {"timestamp": e.timestamp.isoformat().replace("+00:00", "Z"), "severity": e.severity, "body": e.body}
+            {"timestamp": rfc3339(e.timestamp), "severity": e.severity, "body": e.body}
             for e in entries[offset : offset + limit]
         ]

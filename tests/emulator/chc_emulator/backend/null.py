@@ -1,23 +1,39 @@
-"""A backend with no servers behind it, for `--no-postgres` scale runs."""
+"""NullBackend: the backend contract with no servers at all, for --no-postgres scale runs.
+
+Every service "runs" at once on the same endpoint; nothing is ever executed or logged, and
+every statistic is zero.  The CA certificate is a real one, made once per process.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import functools
+import pathlib
 
+from . import certs, stats
 from .base import ConfigOutcome, Endpoint, Execution, LogEntry
+
+# PostgreSQL 15's postmaster-context keys among the API's pgConfig keys (reference section 4.5).
+RESTART_KEYS = frozenset({"max_connections", "max_worker_processes", "autovacuum_max_workers"})
+
+
+@functools.cache
+def _ca_pem() -> str:
+    return certs.to_pem(certs.new_ca("chc-emulator CA (no servers)")[1])
 
 
 class NullBackend:
-    def __init__(self, data_dir: Path, host: str = "localhost"):
+    def __init__(self, data_dir: pathlib.Path, host: str = "localhost", port: int = 5432):
+        """Built like PostgresBackend; data_dir is only created, nothing is stored in it."""
         self.data_dir = data_dir
         self.host = host
+        self.port = port
 
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
 
     def provision(self, service_id: str, password: str, pg_config: dict[str, str]) -> Endpoint:
-        return Endpoint(self.host, 5432)
+        return self.endpoint(service_id)
 
     def start(self, service_id: str) -> None:
         pass
@@ -35,16 +51,17 @@ class NullBackend:
         pass
 
     def endpoint(self, service_id: str) -> Endpoint:
-        return Endpoint(self.host, 5432)
+        return Endpoint(self.host, self.port)
 
     def ca_certificate(self, service_id: str) -> str:
-        return ""
+        return _ca_pem()
 
     def set_password(self, service_id: str, password: str) -> None:
         pass
 
     def apply_config(self, service_id: str, pg_config: dict[str, str]) -> ConfigOutcome:
-        return ConfigOutcome(pending_restart=(), not_applied=())
+        """Reports the keys a real PostgreSQL 15 would need a restart for, so the API says the same."""
+        return ConfigOutcome(pending_restart=tuple(sorted(RESTART_KEYS & pg_config.keys())), not_applied=())
 
     def executions(self, service_id: str, since: dt.datetime, until: dt.datetime) -> list[Execution]:
         return []
@@ -52,8 +69,8 @@ class NullBackend:
     def log_entries(self, service_id: str, since: dt.datetime, until: dt.datetime) -> list[LogEntry]:
         return []
 
-    def stats(self, service_id: str) -> dict:
-        return {}
+    def stats(self, service_id: str) -> dict[str, float | dict[str, float]]:
+        return stats.zero_stats()
 
     def shutdown(self) -> None:
         pass
