@@ -177,7 +177,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(200, spec.document_bytes(), "application/json")
             return
 
-        key_id, fault, status = None, None, 0
+        key_id, fault = None, None
         try:
             key = self._authenticate()
             key_id = key.key_id
@@ -193,39 +193,40 @@ class _RequestHandler(BaseHTTPRequestHandler):
             elif fault in ("500", "502", "503"):
                 raise ApiError(int(fault), "injected fault; nothing was changed")
             result = self._dispatch(method, path, url.query, body, key)
-            if fault == "drop":
-                status = 0
-                self._drop()
-                return
-            status = 200
             if isinstance(result, Text):
-                self._send(200, result.body.encode(), result.content_type, result.headers)
+                response = (200, result.body.encode(), result.content_type, result.headers)
             else:
                 envelope = {"result": result, "requestId": request_id, "status": 200}
                 if result is None:
                     envelope.pop("result")
-                self._send_json(200, envelope)
+                response = (200, json.dumps(envelope).encode(), "application/json", {})
         except ApiError as exc:
-            status = exc.status
-            self._send_json(exc.status, {"status": exc.status, "error": exc.text, "requestId": request_id}, exc.headers)
+            error = {"status": exc.status, "error": exc.text, "requestId": request_id}
+            response = (exc.status, json.dumps(error).encode(), "application/json", exc.headers)
         except Exception:  # the envelope, never a traceback, reaches the client
             log.exception("%s %s failed", method, path)
-            status = 500
-            self._send_json(500, {"status": 500, "error": "INTERNAL_SERVER_ERROR: unexpected error", "requestId": request_id})
-        finally:
-            emulator.request_log.write(
-                {
-                    "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                    "request_id": request_id,
-                    "key_id": key_id,
-                    "method": method,
-                    "path": path,
-                    "query": url.query,
-                    "status": status,
-                    "fault": fault,
-                    "duration_ms": round((time.monotonic() - started) * 1000, 2),
-                }
-            )
+            error = {"status": 500, "error": "INTERNAL_SERVER_ERROR: unexpected error", "requestId": request_id}
+            response = (500, json.dumps(error).encode(), "application/json", {})
+        dropped = fault == "drop" and response[0] == 200
+        # Logged before the client can see an answer, so a test that reads requests.jsonl
+        # right after its call finds the line there.
+        emulator.request_log.write(
+            {
+                "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+                "request_id": request_id,
+                "key_id": key_id,
+                "method": method,
+                "path": path,
+                "query": url.query,
+                "status": 0 if dropped else response[0],
+                "fault": fault,
+                "duration_ms": round((time.monotonic() - started) * 1000, 2),
+            }
+        )
+        if dropped:
+            self._drop()
+        else:
+            self._send(*response)
 
     def _authenticate(self) -> ApiKey:
         header = self.headers.get("Authorization", "")

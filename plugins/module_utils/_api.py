@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ClickHouse Cloud collection maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+
+"""Typed client of every Managed Postgres operation of the ClickHouse Cloud API.
+
+Methods take snake_case arguments and return the models of ``_models``.  Each
+write says how to tell, after a lost answer, whether the server already applied
+it (see ``_transport``): that is what keeps a retry from creating a duplicate.
+"""
+
+from __future__ import annotations
+
+from ._errors import ApiError
+from ._models import camel, tags_to_api
+from ._transport import NOT_APPLIED
+
+try:
+    from ._models import (
+        LogEntry,
+        Metrics,
+        PasswordResult,
+        PostgresService,
+        ServiceConfig,
+        SlowQueryPattern,
+        SlowQueryPatternDetail,
+    )
+except ImportError:  # pydantic missing: the module reports it before any call
+    pass
+
+
+def _body(**fields):
+    """Request body from keyword arguments: camelCase keys, unset (None) ones left out."""
+    return {camel(k): v for k, v in fields.items() if v is not None}
+
+
+def _same(a, b):
+    """Values the API may echo as strings ("42" for 42) compare by text."""
+    return str(a) == str(b)
+
+
+class PostgresApi:
+    """One organisation's Postgres services, over one ``Transport``."""
+
+    def __init__(self, transport, organization_id):
+        self.transport = transport
+        self.organization_id = organization_id
+        self.notes = []  # things a module should tell the user (e.g. recovered lost answers)
+
+    # -- paths and plumbing -------------------------------------------------
+
+    def _path(self, service_id=None, *rest):
+        parts = ["/organizations", str(self.organization_id), "postgres"]
+        if service_id is not None:
+            parts.append(str(service_id))
+        parts.extend(rest)
+        return "/".join(parts)
+
+    def _call(self, method, path, body=None, params=None, reconcile=None, text=False):
+        return self.transport.request(method, path, body=body, params=params, reconcile=reconcile, text=text).result
+
+    # -- services -----------------------------------------------------------
+
+    def list_services(self):
+        return [PostgresService.parse(item) for item in self._call("GET", self._path()) or []]
+
+    def services_named(self, name):
+        return [s for s in self.list_services() if s.name == name]
+
+    def get_service(self, service_id):
+        return PostgresService.parse(self._call("GET", self._path(service_id)))
+
+    def find_service(self, service_id):
+        """``get_service``, but None when the id does not exist."""
+        try:
+            return self.get_service(service_id)
+        except ApiError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    def _named_after_loss(self, name, what):
+        """Reconcile a lost create: if a service of that name now exists, it is ours."""
+        def reconcile():
+            found = self.services_named(name)
+            if not found:
+                return NOT_APPLIED
+            found.sort(key=lambda s: s.created_at or "")
+            self.notes.append(
+                "The answer to the %s of %r was lost but the service had been created (id %s); it was not created "
+                "again. Its password was only in the lost answer: rotate it to get a new one." % (what, name, found[-1].id))
+            return found[-1].model_dump(by_alias=True, exclude_none=True)
+        return reconcile
+
+    def create_service(self, name, provider, region, size, postgres_version=None, ha_type=None, tags=None,
+                       pg_config=None, pg_bouncer_config=None):
+        body = _body(name=name, provider=provider, region=region, size=size, postgres_version=postgres_version,
+                     ha_type=ha_type, tags=None if tags is None else tags_to_api(tags),
+                     pg_config=pg_config or None, pg_bouncer_config=pg_bouncer_config or None)
+        return PostgresService.parse(self._call("POST", self._path(), body, reconcile=self._named_after_loss(name, "create")))
+
+    def create_read_replica(self, primary_id, name, tags=None, pg_config=None, pg_bouncer_config=None):
+        body = _body(name=name, tags=None if tags is None else tags_to_api(tags),
+                     pg_config=pg_config or None, pg_bouncer_config=pg_bouncer_config or None)
+        return PostgresService.parse(self._call("POST", self._path(primary_id, "readReplica"), body,
+                                                reconcile=self._named_after_loss(name, "read replica creation")))
+
+    def restore_service(self, source_id, name, restore_target, tags=None, pg_config=None, pg_bouncer_config=None):
+        body = _body(name=name, restore_target=restore_target, tags=None if tags is None else tags_to_api(tags),
+                     pg_config=pg_config or None, pg_bouncer_config=pg_bouncer_config or None)
+        return PostgresService.parse(self._call("POST", self._path(source_id, "restoredService"), body,
+                                                reconcile=self._named_after_loss(name, "restore")))
+
+    def patch_service(self, service_id, name=None, size=None, ha_type=None, tags=None):
+        """PATCH; ``tags`` is the complete list, because the API replaces it wholesale."""
+        body = _body(name=name, size=size, ha_type=ha_type, tags=None if tags is None else tags_to_api(tags))
+
+        def reconcile():
+            # Changes are queued, so a re-read may still show old values; resending the
+            # same PATCH is then harmless, unlike skipping a change that never arrived.
+            current = self.get_service(service_id)
+            applied = all(_same(getattr(current, f), v) for f, v in
+                          (("name", name), ("size", size), ("ha_type", ha_type)) if v is not None)
+            if tags is not None:
+                applied = applied and current.to_result().get("tags", {}) == dict(tags)
+            return current.model_dump(by_alias=True, exclude_none=True) if applied else NOT_APPLIED
+
+        return PostgresService.parse(self._call("PATCH", self._path(service_id), body, reconcile=reconcile))
+
+    def delete_service(self, service_id):
+        def reconcile():
+            current = self.find_service(service_id)
+            return None if current is None or current.state == "deleting" else NOT_APPLIED
+
+        self._call("DELETE", self._path(service_id), reconcile=reconcile)
+
+    def set_state(self, service_id, command):
+        """``restart``, ``promote`` or ``switchover`` (open: new commands pass through)."""
+        def reconcile():
+            current = self.get_service(service_id)
+            if command == "promote":
+                applied = current.is_primary is True
+            else:  # restart/switchover both leave "running" for a while once accepted
+                applied = current.state not in ("running", None)
+            return current.model_dump(by_alias=True, exclude_none=True) if applied else NOT_APPLIED
+
+        return PostgresService.parse(self._call("PATCH", self._path(service_id, "state"), {"command": command},
+                                                reconcile=reconcile))
+
+    def set_password(self, service_id, password=None):
+        """Returns the generated password, or None when one was given.
+
+        A password cannot be read back, so there is nothing to compare: resending
+        is safe anyway, as a given password is set again to the same value and a
+        generated one is replaced by the one this call returns.
+        """
+        body = {} if password is None else {"password": password}
+        result = self._call("PATCH", self._path(service_id, "password"), body, reconcile=lambda: NOT_APPLIED)
+        return PasswordResult.parse(result).password
+
+    # -- configuration ------------------------------------------------------
+
+    def get_config(self, service_id):
+        return ServiceConfig.parse(self._call("GET", self._path(service_id, "config")))
+
+    def _config_reconcile(self, service_id, pg_config, pg_bouncer_config, replace):
+        def reconcile():
+            current = self.get_config(service_id)
+            pairs = ((current.pg_config, pg_config or {}), (current.pg_bouncer_config, pg_bouncer_config or {}))
+            if replace:
+                applied = all(set(cur) == set(want) for cur, want in pairs)
+            else:
+                applied = True
+            applied = applied and all(k in cur and _same(cur[k], v) for cur, want in pairs for k, v in want.items())
+            return current.model_dump(by_alias=True, exclude_none=True) if applied else NOT_APPLIED
+        return reconcile
+
+    def replace_config(self, service_id, pg_config, pg_bouncer_config):
+        """POST: both maps replace what is set (``{}`` clears a section)."""
+        body = {"pgConfig": dict(pg_config or {}), "pgBouncerConfig": dict(pg_bouncer_config or {})}
+        return ServiceConfig.parse(self._call("POST", self._path(service_id, "config"), body,
+                                              reconcile=self._config_reconcile(service_id, pg_config, pg_bouncer_config, True)))
+
+    def patch_config(self, service_id, pg_config=None, pg_bouncer_config=None):
+        """PATCH: listed keys are set, others kept; both sections are always sent."""
+        body = {"pgConfig": dict(pg_config or {}), "pgBouncerConfig": dict(pg_bouncer_config or {})}
+        return ServiceConfig.parse(self._call("PATCH", self._path(service_id, "config"), body,
+                                              reconcile=self._config_reconcile(service_id, pg_config, pg_bouncer_config, False)))
+
+    # -- read-only extras ---------------------------------------------------
+
+    def get_ca_certificates(self, service_id):
+        """PEM text (the endpoint is not JSON-enveloped)."""
+        return self._call("GET", self._path(service_id, "caCertificates"), text=True)
+
+    def get_metrics(self, service_id, from_date, to_date, bucket_size_seconds=None):
+        params = {"from_date": from_date, "to_date": to_date, "bucket_size_seconds": bucket_size_seconds}
+        return Metrics.parse(self._call("GET", self._path(service_id, "metrics"), params=_query(params)))
+
+    def list_slow_query_patterns(self, service_id, from_date, to_date, db_name=None, db_user=None, db_operation=None,
+                                 app=None, sort_by=None, sort_order=None, limit=None, offset=None):
+        params = dict(from_date=from_date, to_date=to_date, db_name=db_name, db_user=db_user, db_operation=db_operation,
+                      app=app, sort_by=sort_by, sort_order=sort_order, limit=limit, offset=offset)
+        items = self._call("GET", self._path(service_id, "slowQueryPatterns"), params=_query(params)) or []
+        return [SlowQueryPattern.parse(item) for item in items]
+
+    def get_slow_query_pattern(self, service_id, query_id, db_name, db_user, db_operation, app=None, timestamp=None):
+        params = dict(db_name=db_name, db_user=db_user, db_operation=db_operation, app=app, timestamp=timestamp)
+        return SlowQueryPatternDetail.parse(
+            self._call("GET", self._path(service_id, "slowQueryPatterns", str(query_id)), params=_query(params)))
+
+    def list_logs(self, service_id, from_date, to_date, severity=None, body_contains=None, sort_order=None,
+                  limit=None, offset=None):
+        params = dict(from_date=from_date, to_date=to_date, severity=severity, body_contains=body_contains,
+                      sort_order=sort_order, limit=limit, offset=offset)
+        items = self._call("GET", self._path(service_id, "logs"), params=_query(params)) or []
+        return [LogEntry.parse(item) for item in items]
+
+    def iter_logs(self, service_id, from_date, to_date, page_size=500, max_entries=None, **filters):
+        """All log entries of a window, page by page (the API has offsets, no cursor)."""
+        offset = 0
+        while True:
+            page = self.list_logs(service_id, from_date, to_date, limit=page_size, offset=offset, **filters)
+            for entry in page:
+                if max_entries is not None and offset >= max_entries:
+                    return
+                offset += 1
+                yield entry
+            if len(page) < page_size:
+                return
+
+    def get_org_prometheus(self):
+        return self._call("GET", self._path(None, "prometheus"), text=True)
+
+    def get_prometheus(self, service_id):
+        return self._call("GET", self._path(service_id, "prometheus"), text=True)
+
+
+def _query(params):
+    """Query parameters without the unset ones; booleans the way the API spells them."""
+    return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in params.items() if v is not None}

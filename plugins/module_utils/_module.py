@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ClickHouse Cloud collection maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+
+"""The shared connection options and the AnsibleModule every module of the collection uses."""
+
+from __future__ import annotations
+
+import ssl
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ._api import PostgresApi
+from ._errors import ClickHouseError, InputError
+from ._models import HAS_PYDANTIC, PYDANTIC_IMPORT_ERROR
+from ._transport import DEFAULT_API_URL, HAS_HTTPX, HTTPX_IMPORT_ERROR, Transport
+
+
+def common_argument_spec():
+    """Connection options; each also reads the environment the Terraform provider uses."""
+    return dict(
+        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["CLICKHOUSE_API_URL"])),
+        api_key_id=dict(type="str", required=True, no_log=False,
+                        fallback=(env_fallback, ["CLICKHOUSE_CLOUD_API_KEY", "CLICKHOUSE_TOKEN_KEY"])),
+        api_key_secret=dict(type="str", required=True, no_log=True,
+                            fallback=(env_fallback, ["CLICKHOUSE_CLOUD_API_SECRET", "CLICKHOUSE_TOKEN_SECRET"])),
+        organization_id=dict(type="str", required=True, fallback=(env_fallback, ["CLICKHOUSE_ORG_ID"])),
+        api_timeout=dict(type="int", default=30),
+        api_retries=dict(type="int", default=5),
+        validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
+    )
+
+
+def wait_argument_spec(default_timeout=1800):
+    return dict(
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=default_timeout),
+    )
+
+
+class ClickHouseModule(AnsibleModule):
+    """AnsibleModule plus the API client, library checks and structured failures."""
+
+    def __init__(self, argument_spec=None, **kwargs):
+        spec = common_argument_spec()
+        spec.update(argument_spec or {})
+        super().__init__(argument_spec=spec, **kwargs)
+        if not HAS_HTTPX:
+            self.fail_json(msg=missing_required_lib("httpx"), exception=HTTPX_IMPORT_ERROR)
+        if not HAS_PYDANTIC:
+            self.fail_json(msg=missing_required_lib("pydantic"), exception=PYDANTIC_IMPORT_ERROR)
+        empty = [k for k in ("api_key_id", "api_key_secret", "organization_id") if not self.params[k].strip()]
+        if empty:
+            self.fail_json(msg="empty required arguments: %s" % ", ".join(empty))
+        for option in ("api_timeout", "wait_timeout"):
+            if option in self.params and self.params[option] is not None and self.params[option] <= 0:
+                self.fail_json(msg="%s must be a positive number of seconds, got %s" % (option, self.params[option]))
+        if self.params["api_retries"] < 0:
+            self.fail_json(msg="api_retries must be 0 or more, got %s" % self.params["api_retries"])
+        self._api = None
+        self.engine = None  # set by the resource engine that drives this run
+
+    @property
+    def api(self):
+        """The typed client, built on first use."""
+        if self._api is None:
+            p = self.params
+            try:
+                transport = Transport(p["api_url"], p["api_key_id"], p["api_key_secret"], timeout=p["api_timeout"],
+                                      retries=p["api_retries"], validate_certs=p["validate_certs"],
+                                      ca_path=p["ca_path"], log=self.log)
+            except (OSError, ssl.SSLError) as exc:
+                raise InputError("ca_path %s: cannot load CA certificates: %s" % (p["ca_path"], exc))
+            self._api = PostgresApi(transport, p["organization_id"])
+        return self._api
+
+    def run_info(self, key, fetch):
+        """Run a read-only module: ``fetch()`` gives what goes under ``key``; never changed."""
+        self.run(lambda: {"changed": False, key: fetch()})
+
+    def run(self, main):
+        """Call ``main()`` (which returns the result dict) and exit; ClickHouseErrors fail cleanly.
+
+        When ``main`` drove a resource engine, a failure still reports whether a
+        write was sent and what was last seen, so a timed-out wait is not taken
+        for "nothing done".
+        """
+        error = None
+        try:
+            result = main()
+        except ClickHouseError as exc:
+            error = exc  # failed outside the handler: older cores attach a pending exception's traceback
+        for note in self._api.notes if self._api is not None else ():
+            self.warn(note)
+        if error is not None:
+            partial = self.engine.partial(error) if self.engine is not None else {}
+            self.fail_json(msg=error.message, failure=error.failure(), **partial)
+        self.exit_json(**result)

@@ -1,0 +1,212 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ClickHouse Cloud collection maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postgres_info
+short_description: List and inspect ClickHouse Cloud Managed Postgres services
+version_added: 0.1.0
+description:
+  - Lists the Managed Postgres services of a ClickHouse Cloud organization, filtered by name, state, tags and role,
+    or gets one service by O(id) or O(name).
+  - Optionally adds each service's configuration and CA certificate.
+  - Never changes anything.
+author:
+  - ClickHouse Cloud collection maintainers (@clickhouse)
+extends_documentation_fragment:
+  - clickhouse.cloud.api
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads, so it behaves the same in check mode.
+  diff_mode:
+    support: none
+    details: The module only reads.
+options:
+  id:
+    description:
+      - Get only the service with this ID. A missing ID returns an empty list.
+    type: str
+  name:
+    description:
+      - Only services with exactly this name.
+    type: str
+  states:
+    description:
+      - Only services in one of these states, for example V(running). Unknown states are matched as they are.
+    type: list
+    elements: str
+  tags:
+    description:
+      - Only services that have all these tags with these values.
+    type: dict
+  role:
+    description:
+      - V(primary) for primaries only, V(replica) for read replicas only, V(all) for both.
+    type: str
+    choices: [all, primary, replica]
+    default: all
+  include_config:
+    description:
+      - Add each service's Postgres and PgBouncer settings as RV(services[].config). One more API call per service.
+    type: bool
+    default: false
+  include_ca_certificate:
+    description:
+      - Add each service's CA certificate (PEM) as RV(services[].ca_certificate). One more API call per service.
+    type: bool
+    default: false
+notes:
+  - Listing costs one API call. Services listed without O(id) or O(name) lack the fields the API only gives for
+    one service (C(hostname), C(username), C(storage_size)); with O(id) or O(name) the module reads the full service.
+  - The API allows 10 requests per 10 seconds per key; O(include_config) and O(include_ca_certificate) on many
+    services are slowed down by it, not failed.
+seealso:
+  - module: clickhouse.cloud.postgres_service
+"""
+
+EXAMPLES = r"""
+- name: List every service of the organization
+  clickhouse.cloud.postgres_info:
+  register: all_services
+
+- name: Running production primaries
+  clickhouse.cloud.postgres_info:
+    states: [running]
+    role: primary
+    tags:
+      env: prod
+  register: prod
+
+- name: One service with its configuration and CA certificate
+  clickhouse.cloud.postgres_info:
+    name: orders
+    include_config: true
+    include_ca_certificate: true
+  register: orders
+
+- name: Write the CA certificate for clients
+  ansible.builtin.copy:
+    content: "{{ orders.services[0].ca_certificate }}"
+    dest: /etc/orders/pg-ca.pem
+    mode: "0644"
+  when: orders.services | length == 1
+"""
+
+RETURN = r"""
+services:
+  description:
+    - Matching services sorted by name then ID, with snake_case keys; V([]) when none match.
+    - Same keys as the C(service) that M(clickhouse.cloud.postgres_service) returns, plus the optional ones below.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: ID of the service.
+      type: str
+      sample: 67b4bc12-8582-45d0-8806-fe9b2e5a54e6
+    name:
+      description: Name of the service.
+      type: str
+      sample: orders
+    state:
+      description: State as the API reports it, verbatim.
+      type: str
+      sample: running
+    size:
+      description: VM size.
+      type: str
+      sample: r8gd.large
+    tags:
+      description: Tags as a dictionary.
+      type: dict
+      sample: {"env": "prod"}
+    is_primary:
+      description: False for read replicas.
+      type: bool
+      sample: true
+    hostname:
+      description: Host to connect to. Only when the service was read by O(id) or O(name).
+      type: str
+      returned: with O(id) or O(name)
+      sample: orders-6d8d2e3e.67b4bc12-8582-45d0-8806-fe9b2e5a54e6.c0.us-east-1.aws.pg.clickhouse.cloud
+    config:
+      description: The settings set on the service (server defaults are not listed); values as the API gives them.
+      type: dict
+      returned: when O(include_config=true)
+      contains:
+        pg_config:
+          description: Postgres settings.
+          type: dict
+          sample: {"max_connections": "500"}
+        pg_bouncer_config:
+          description: PgBouncer settings.
+          type: dict
+          sample: {"default_pool_size": "16"}
+    ca_certificate:
+      description: CA certificate(s) of the service, PEM.
+      type: str
+      returned: when O(include_ca_certificate=true)
+      sample: "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"
+"""
+
+from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import matches
+from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceOps, check_tags
+
+ROLE_IS_PRIMARY = {"primary": True, "replica": False}
+
+
+def wanted(service, params, tags):
+    if params["name"] is not None and service.get("name") != params["name"]:
+        return False
+    if params["states"] and service.get("state") not in params["states"]:
+        return False
+    if params["role"] != "all" and (service.get("is_primary") is not False) != ROLE_IS_PRIMARY[params["role"]]:
+        return False
+    return not tags or matches(service.get("tags") or {}, tags)
+
+
+def matching_services(module):
+    p = module.params
+    ops = ServiceOps(module.api)
+    tags = check_tags(p["tags"])
+    if p["id"]:
+        found = ops.get(p["id"])
+        services = [found] if found is not None else []
+    else:
+        services = ops.list()
+        if p["name"] is not None:
+            services = [ops.get(s["id"]) or s for s in services if s.get("name") == p["name"]]
+    services = sorted((s for s in services if wanted(s, p, tags)), key=lambda s: (s.get("name") or "", s.get("id") or ""))
+    for service in services:
+        if p["include_config"]:
+            service["config"] = module.api.get_config(service["id"]).to_result()
+        if p["include_ca_certificate"]:
+            service["ca_certificate"] = module.api.get_ca_certificates(service["id"])
+    return services
+
+
+def main():
+    module = ClickHouseModule(
+        argument_spec=dict(
+            id=dict(type="str"),
+            name=dict(type="str"),
+            states=dict(type="list", elements="str"),
+            tags=dict(type="dict"),
+            role=dict(type="str", default="all", choices=["all", "primary", "replica"]),
+            include_config=dict(type="bool", default=False),
+            include_ca_certificate=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    module.run_info("services", lambda: matching_services(module))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,426 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ClickHouse Cloud collection maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postgres_service
+short_description: Manage ClickHouse Cloud Managed Postgres services
+version_added: 0.1.0
+description:
+  - Create, update, restart, promote, switch over and delete Managed Postgres services of a ClickHouse Cloud
+    organization.
+  - A service is found by O(id), or by O(name), which must be unique in the organization.
+  - Only options that are set are compared; unset options leave the service as it is.
+  - Creates a read replica with O(replica_of), or a point-in-time restore with O(restore_from) and O(restore_target).
+author:
+  - ClickHouse Cloud collection maintainers (@clickhouse)
+extends_documentation_fragment:
+  - clickhouse.cloud.api
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Sends no write; returns the predicted service.
+  diff_mode:
+    support: full
+    details: Shows only the keys that change, never the password or connection string.
+options:
+  state:
+    description:
+      - V(present) creates the service or updates what differs.
+      - V(absent) deletes it; a service that does not exist is left alone (unchanged).
+      - V(restarted) restarts it. Always reports a change.
+      - V(promoted) turns a read replica into a primary; unchanged when it already is one.
+      - V(switched_over) switches a primary over to its standby (or to a newly provisioned server when it has
+        none). Always reports a change.
+    type: str
+    choices: [present, absent, restarted, promoted, switched_over]
+    default: present
+  id:
+    description:
+      - ID (UUID) of the service. Takes precedence over O(name) for finding it; O(name) then renames it.
+    type: str
+  name:
+    description:
+      - Name of the service, 1 to 50 characters, unique in the organization.
+      - Required to create a service.
+    type: str
+  provider:
+    description:
+      - Cloud provider, for example V(aws). Required to create a primary; cannot change afterwards.
+    type: str
+  region:
+    description:
+      - Provider region, for example V(us-east-1). Required to create a primary; cannot change afterwards.
+    type: str
+  size:
+    description:
+      - VM size, for example V(r8gd.large). Required to create a primary. Changing it resizes the service
+        (a new standby and a failover, about 30 seconds of downtime).
+      - Sizes are checked by the API, whose list changes; an unknown size fails with the API's message.
+    type: str
+  postgres_version:
+    description:
+      - Major Postgres version, for example V(17) or V(18). The API defaults to V(17). Cannot change afterwards.
+    type: str
+  ha_type:
+    description:
+      - High availability. V(none) has no standby, V(async) one asynchronous standby, V(sync) two standbys
+        with synchronous commit to at least one. Other values are passed to the API as they are.
+    type: str
+  tags:
+    description:
+      - Tags as a dictionary. Keys are 1 to 128 and values 1 to 256 characters of letters, digits, C(.), C(_)
+        or C(-); keys starting with C(chc_) are reserved. At most 50 tags.
+      - The whole tag list is always sent, because the API replaces it.
+    type: dict
+  purge_tags:
+    description:
+      - Remove tags that are not listed in O(tags). Only applies when O(tags) is set.
+    type: bool
+    default: true
+  pg_config:
+    description:
+      - Postgres settings to create the service with, for example C(max_connections). Only used on creation;
+        manage them later with M(clickhouse.cloud.postgres_config).
+    type: dict
+  pg_bouncer_config:
+    description:
+      - PgBouncer settings to create the service with. Only used on creation.
+    type: dict
+  replica_of:
+    description:
+      - ID or unique name of a primary service. When the service does not exist it is created as a read replica of
+        that primary; it inherits provider, region, version and size, so those options cannot be set with it.
+      - A fresh primary accepts replicas only after its first backup, about 10 minutes after creation; with
+        O(wait) the module keeps asking until O(wait_timeout).
+      - The API rejects size, HA and tag changes on replicas.
+    type: str
+  restore_from:
+    description:
+      - ID or unique name of a service to restore from. When the service does not exist it is created as a
+        point-in-time restore of that service at O(restore_target); the source is not touched.
+      - The restored service has the source's provider, region, version and backup size; change the size in a
+        later task.
+    type: str
+  restore_target:
+    description:
+      - Point in time to restore to, as an RFC 3339 date-time such as V(2026-03-31T18:17:37Z), within the last
+        7 days. Required with O(restore_from).
+    type: str
+  wait:
+    description:
+      - Wait until the service is V(running) and shows the requested values (or is gone, for V(absent)).
+      - Use V(false) for fleet runs; the returned service then shows the state the API answered with.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait, counted from the write. Creating takes minutes; a replica can take more than 30.
+    type: int
+    default: 1800
+notes:
+  - >-
+    The password and connection string are only returned when the API sends them, which is on creation
+    (and on reads when the organization has no credential redaction). Put C(no_log: true) on the creating task
+    and store the password at once, for example in a vault; see the collection's C(docs/credentials.md).
+  - A create whose answer was lost is not repeated; the module finds the new service by name instead, and
+    warns that its password was lost with the answer.
+  - Idempotent runs cost one API call when the service is found by O(id), two by O(name) (a list, then the
+    service's details).
+seealso:
+  - module: clickhouse.cloud.postgres_info
+"""
+
+EXAMPLES = r"""
+- name: Set the connection options once
+  module_defaults:
+    group/clickhouse.cloud.all:
+      organization_id: "{{ clickhouse_org_id }}"
+      api_key_id: "{{ clickhouse_key_id }}"
+      api_key_secret: "{{ clickhouse_key_secret }}"
+  block:
+    - name: Create a service and keep its password out of the logs
+      clickhouse.cloud.postgres_service:
+        name: orders
+        provider: aws
+        region: us-east-1
+        size: r8gd.large
+        postgres_version: "18"
+        ha_type: async
+        tags:
+          env: prod
+          team: payments
+      register: orders
+      no_log: true
+
+    - name: Store the password, which the API shows only now
+      ansible.builtin.copy:
+        content: "{{ orders.service.password }}"
+        dest: /etc/orders/pg-password
+        mode: "0600"
+      when: orders.service.password is defined
+      no_log: true
+
+- name: Resize and add a tag, keeping the other tags
+  clickhouse.cloud.postgres_service:
+    name: orders
+    size: r8gd.xlarge
+    tags:
+      cost_center: "4711"
+    purge_tags: false
+
+- name: Restart without waiting
+  clickhouse.cloud.postgres_service:
+    name: orders
+    state: restarted
+    wait: false
+
+- name: Create a read replica
+  clickhouse.cloud.postgres_service:
+    name: orders-replica
+    replica_of: orders
+    tags:
+      env: prod
+
+- name: Restore yesterday's state into a new service
+  clickhouse.cloud.postgres_service:
+    name: orders-restored
+    restore_from: orders
+    restore_target: "2026-03-31T18:17:37Z"
+
+- name: Promote the replica
+  clickhouse.cloud.postgres_service:
+    name: orders-replica
+    state: promoted
+
+- name: Delete a service
+  clickhouse.cloud.postgres_service:
+    name: orders-restored
+    state: absent
+"""
+
+RETURN = r"""
+service:
+  description:
+    - The service after the task, with snake_case keys. In check mode, the predicted service.
+    - For V(absent), the service as it was before it was deleted, or V(null) when it did not exist.
+    - Fields the API adds later are returned too, in snake_case.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: ID of the service. V(null) in check mode for a service not yet created.
+      type: str
+      sample: 67b4bc12-8582-45d0-8806-fe9b2e5a54e6
+    name:
+      description: Name of the service.
+      type: str
+      sample: orders
+    provider:
+      description: Cloud provider.
+      type: str
+      sample: aws
+    region:
+      description: Provider region.
+      type: str
+      sample: us-east-1
+    postgres_version:
+      description: Major Postgres version.
+      type: str
+      sample: "18"
+    size:
+      description: VM size.
+      type: str
+      sample: r8gd.large
+    storage_size:
+      description: Storage in GiB, set by the size.
+      type: int
+      sample: 118
+    ha_type:
+      description: High availability type.
+      type: str
+      sample: async
+    tags:
+      description: Tags as a dictionary.
+      type: dict
+      sample: {"env": "prod", "team": "payments"}
+    state:
+      description:
+        - State as the API reports it, passed through verbatim, for example V(creating), V(running),
+          V(restarting), V(deleting).
+      type: str
+      sample: running
+    is_primary:
+      description: False for read replicas.
+      type: bool
+      sample: true
+    created_at:
+      description: Creation time.
+      type: str
+      sample: "2026-05-25T16:42:16+00:00"
+    hostname:
+      description: Host to connect to, on port 5432.
+      type: str
+      sample: orders-6d8d2e3e.67b4bc12-8582-45d0-8806-fe9b2e5a54e6.c0.us-east-1.aws.pg.clickhouse.cloud
+    username:
+      description: Superuser name.
+      type: str
+      sample: postgres
+    password:
+      description:
+        - B(Sensitive.) Superuser password. Only present when the API returned it, normally only in the answer
+          to the create. Never shown in the diff.
+      type: str
+      returned: when the API returned it
+      sample: vV6cfEr2p_-TzkCDrZOx
+    connection_string:
+      description:
+        - B(Sensitive.) C(postgres://) URL embedding the password; same rules as RV(service.password).
+      type: str
+      returned: when the API returned it
+      sample: postgres://postgres:vV6cfEr2p_-TzkCDrZOx@orders-6d8d2e3e.c0.us-east-1.aws.pg.clickhouse.cloud:5432/postgres
+waited:
+  description: How long the module waited, for what, and the states it saw on the way.
+  returned: when the module waited
+  type: dict
+  sample: {"for": "Postgres service 'orders' to be running", "seconds": 184.2, "polls": 14,
+           "states": ["creating", "running"]}
+diff:
+  description: Before and after of the keys that change (without secrets).
+  returned: when diff mode is on
+  type: dict
+  sample: {"before": {"size": "r8gd.large"}, "after": {"size": "r8gd.xlarge"}}
+"""
+
+from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import Resource
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule, wait_argument_spec
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
+    SERVICE,
+    ServiceOps,
+    check_name,
+    check_tags,
+    check_timestamp,
+    retry_not_ready,
+    stringify_map,
+)
+
+INHERITED = ("provider", "region", "postgres_version", "size", "ha_type")
+COMMANDS = {
+    # state: (API command, predicted fields, wait goal)
+    "restarted": ("restart", {"state": "running"}, "to restart and be running"),
+    "switched_over": ("switchover", {"state": "running"}, "to switch over and be running"),
+    "promoted": ("promote", {"is_primary": True, "state": "running"}, "to be a running primary"),
+}
+
+
+def argument_spec():
+    spec = dict(
+        state=dict(type="str", default="present", choices=["present", "absent", "restarted", "promoted", "switched_over"]),
+        id=dict(type="str"),
+        name=dict(type="str"),
+        provider=dict(type="str"),
+        region=dict(type="str"),
+        size=dict(type="str"),
+        postgres_version=dict(type="str"),
+        ha_type=dict(type="str"),
+        tags=dict(type="dict"),
+        purge_tags=dict(type="bool", default=True),
+        pg_config=dict(type="dict"),
+        pg_bouncer_config=dict(type="dict"),
+        replica_of=dict(type="str"),
+        restore_from=dict(type="str"),
+        restore_target=dict(type="str"),
+    )
+    spec.update(wait_argument_spec(default_timeout=1800))
+    return spec
+
+
+def settled_after_command(command):
+    """Done predicate: running again, and (for restarts) not just the 'running' from before the command."""
+    def done(obj, report):
+        if obj is None or obj.get("state") != "running":
+            return False
+        if command == "promote":
+            return obj.get("is_primary") is True
+        # The first polls may still read the pre-command 'running': trust it once another state was seen.
+        return len(report.states) > 1 or report.polls >= 3
+    return done
+
+
+def creator(module, ops):
+    """The create call for this task: a new primary, a read replica or a restore."""
+    p = module.params
+    extra = dict(tags=p["tags"], pg_config=p["pg_config"], pg_bouncer_config=p["pg_bouncer_config"])
+    if p["replica_of"]:
+        primary = ops.resolve(p["replica_of"], "replica_of")
+        predicted = {k: primary.get(k) for k in INHERITED if k != "ha_type"}
+        predicted["is_primary"] = False
+
+        def create(desired):
+            return retry_not_ready(lambda: module.api.create_read_replica(primary["id"], desired["name"], **extra).to_result(),
+                                   p["wait_timeout"] if p["wait"] else 0, module.log)
+        return create, predicted
+    if p["restore_from"]:
+        source = ops.resolve(p["restore_from"], "restore_from")
+        target = check_timestamp(p["restore_target"], "restore_target")
+        predicted = {k: source.get(k) for k in INHERITED}
+
+        def create(desired):
+            return module.api.restore_service(source["id"], desired["name"], target, **extra).to_result()
+        return create, predicted
+    missing = [k for k in ("name", "provider", "region", "size") if not p[k]]
+    if missing:
+        raise InputError("To create a Postgres service, set %s (or replica_of / restore_from)." % ", ".join(missing),
+                         missing=missing)
+    return ops.create, {}
+
+
+def run(module):
+    p = module.params
+    ops = ServiceOps(module.api)
+    engine = Resource(module, SERVICE, ops)
+    check_name(p["name"])
+    p["tags"] = check_tags(p["tags"])
+    p["pg_config"] = stringify_map(p["pg_config"])
+    p["pg_bouncer_config"] = stringify_map(p["pg_bouncer_config"])
+    current = engine.find(p["id"], p["name"])
+    state = p["state"]
+
+    if state == "absent":
+        engine.absent(current, wait=p["wait"])
+        return engine.result(current)
+    if current is None and (p["id"] or state != "present"):
+        raise InputError("No Postgres service %s in organization %s." % (
+            "with id %s" % p["id"] if p["id"] else "named %r" % p["name"], p["organization_id"]))
+    if state == "present":
+        if current is None:
+            create, predicted = creator(module, ops)
+            return engine.result(engine.present(None, create, wait=p["wait"], predicted_create=predicted))
+        return engine.result(engine.present(current, None, wait=p["wait"]))
+    if state == "promoted" and current.get("is_primary") is True:
+        return engine.result(current)
+    command, predicted, goal = COMMANDS[state]
+    obj = engine.command(current, ops.command(command), predicted, settled_after_command(command),
+                         "%s %r %s" % (SERVICE.kind, current.get("name"), goal), wait=p["wait"])
+    return engine.result(obj)
+
+
+def main():
+    module = ClickHouseModule(
+        argument_spec=argument_spec(),
+        required_one_of=[("id", "name")],
+        mutually_exclusive=[("replica_of", "restore_from")]
+        + [(origin, option) for origin in ("replica_of", "restore_from") for option in INHERITED],
+        required_together=[("restore_from", "restore_target")],
+        supports_check_mode=True,
+    )
+    module.run(lambda: run(module))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine's pure half: normalise, compare, predict, diff, wait. No HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import (
+    Waiter,
+    diff_of,
+    matches,
+    normalize,
+    plan_settings,
+    plan_update,
+)
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ImmutableError, WaitTimeoutError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import SERVICE
+
+CURRENT = {
+    "id": "0b1e3f6a-0000-4000-8000-000000000001",
+    "name": "orders",
+    "provider": "aws",
+    "region": "us-east-1",
+    "postgres_version": "17",
+    "size": "r8gd.large",
+    "ha_type": "none",
+    "tags": {"env": "dev", "team": "db"},
+    "state": "running",
+    "is_primary": True,
+    "password": "s3cretPassw0rd",
+    "connection_string": "postgres://postgres:s3cretPassw0rd@h:5432/postgres",
+}
+
+
+@pytest.mark.parametrize("value, expected", [
+    (17, "17"),
+    ("17", "17"),
+    (" r8gd.large ", "r8gd.large"),
+    (1.0, "1"),
+    (0.2, "0.2"),
+    (True, True),
+    (None, None),
+    ({"a": 1}, {"a": "1"}),
+    ([1, "x"], ["1", "x"]),
+])
+def test_normalize(value, expected):
+    assert normalize(value) == expected
+
+
+@pytest.mark.parametrize("current, desired, purge, after, changed, removed", [
+    ({"a": "1"}, {"a": "1"}, True, {"a": "1"}, [], []),
+    ({"a": "1"}, {"a": 1}, True, {"a": 1}, [], []),  # numbers read back as strings
+    ({"a": "1"}, {"a": "2"}, True, {"a": "2"}, ["a"], []),
+    ({"a": "1", "b": "2"}, {"a": "1"}, True, {"a": "1"}, [], ["b"]),
+    ({"a": "1", "b": "2"}, {"a": "1"}, False, {"a": "1", "b": "2"}, [], []),
+    ({"a": "1"}, {"c": "3"}, False, {"a": "1", "c": "3"}, ["c"], []),
+    ({}, {}, True, {}, [], []),
+    (None, {"a": "1"}, True, {"a": "1"}, ["a"], []),
+])
+def test_plan_settings(current, desired, purge, after, changed, removed):
+    plan = plan_settings(current, desired, purge=purge)
+    assert plan.after == after
+    assert plan.changed_keys == changed
+    assert plan.removed_keys == removed
+    assert plan.changed == bool(changed or removed)
+
+
+def test_plan_settings_custom_normaliser():
+    to_kb = {"64MB": 65536, "65536kB": 65536}
+    plan = plan_settings({"work_mem": "64MB"}, {"work_mem": "65536kB"}, normalize_value=lambda k, v: to_kb[v])
+    assert not plan.changed
+
+
+@pytest.mark.parametrize("desired, purge, changes", [
+    ({}, True, {}),
+    ({"size": "r8gd.large", "postgres_version": 17}, True, {}),
+    ({"size": "r8gd.xlarge"}, True, {"size": "r8gd.xlarge"}),
+    ({"ha_type": "async", "size": None}, True, {"ha_type": "async"}),
+    ({"tags": {"env": "dev", "team": "db"}}, True, {}),
+    ({"tags": {"env": "prod"}}, True, {"tags": {"env": "prod"}}),
+    ({"tags": {"env": "prod"}}, False, {"tags": {"env": "prod", "team": "db"}}),
+    ({"tags": {"team": "db"}}, False, {}),
+    ({"tags": {}}, True, {"tags": {}}),
+    ({"pg_config": {"max_connections": "50"}}, True, {}),  # create-only: never compared
+    ({"name": "orders-2"}, True, {"name": "orders-2"}),
+])
+def test_plan_update(desired, purge, changes):
+    plan = plan_update(SERVICE, CURRENT, desired, {"purge_tags": purge})
+    assert plan.changes == changes
+    assert plan.changed == bool(changes)
+    assert plan.before == {k: CURRENT[k] for k in changes}
+    assert plan.predicted == dict(CURRENT, **changes)
+
+
+def test_plan_update_immutable_lists_every_conflict_and_sends_nothing():
+    with pytest.raises(ImmutableError) as err:
+        plan_update(SERVICE, CURRENT, {"region": "eu-west-1", "postgres_version": "18", "size": "r8gd.xlarge"})
+    assert "postgres_version" in err.value.message and "region" in err.value.message
+    assert err.value.failure()["immutable"]["region"] == {"current": "us-east-1", "wanted": "eu-west-1"}
+
+
+@pytest.mark.parametrize("before, after, expected", [
+    ({"size": "a", "name": "x"}, {"size": "b", "name": "x"}, {"before": {"size": "a"}, "after": {"size": "b"}}),
+    ({"size": "a"}, {"size": "a"}, {"before": {}, "after": {}}),
+    ({}, {"name": "x", "id": None}, {"before": {}, "after": {"name": "x"}}),
+    ({"name": "x"}, {}, {"before": {"name": "x"}, "after": {}}),
+    ({"v": "17"}, {"v": 17}, {"before": {}, "after": {}}),
+])
+def test_diff_only_changed_keys(before, after, expected):
+    assert diff_of(before, after) == expected
+
+
+def test_diff_never_shows_secrets():
+    diff = diff_of({}, CURRENT, SERVICE.secrets)
+    assert "password" not in diff["after"] and "connection_string" not in diff["after"]
+    assert "s3cret" not in repr(diff)
+
+
+def test_matches():
+    assert matches(CURRENT, {"size": "r8gd.large", "tags": {"env": "dev", "team": "db"}})
+    assert not matches(CURRENT, {"size": "r8gd.xlarge"})
+    assert not matches(None, {"size": "r8gd.large"})
+
+
+def test_waiter_backs_off_and_reports_states(fake_clock):
+    clock = fake_clock
+    reads = iter([{"state": "creating"}, {"state": "creating"}, {"state": "running"}])
+    waiter = Waiter(60, first=2, factor=2, cap=5, clock=clock.clock, sleep=clock.sleep)
+    obj, report = waiter.until(lambda: next(reads), lambda o, r: o["state"] == "running", "running",
+                               initial={"state": "creating"})
+    assert obj == {"state": "running"}
+    assert clock.sleeps == [2, 4, 5]
+    assert report.as_dict() == {"for": "running", "seconds": 11.0, "polls": 3, "states": ["creating", "running"]}
+
+
+def test_waiter_times_out_at_the_deadline_not_after_it(fake_clock):
+    clock = fake_clock
+    waiter = Waiter(10, first=4, factor=2, cap=30, clock=clock.clock, sleep=clock.sleep)
+    with pytest.raises(WaitTimeoutError) as err:
+        waiter.until(lambda: {"state": "creating"}, lambda o, r: False, "running")
+    assert clock.sleeps == [4, 6]  # the last sleep is cut to the deadline
+    assert err.value.report.seconds == 10
+    assert err.value.last == {"state": "creating"}
+    assert "creating" in err.value.message and "10 s" in err.value.message
+
+
+def test_waiter_reports_gone(fake_clock):
+    clock = fake_clock
+    obj, report = Waiter(10, clock=clock.clock, sleep=clock.sleep).until(
+        lambda: None, lambda o, r: o is None, "gone", initial={"state": "deleting"})
+    assert obj is None and report.states == ["deleting", "gone"]
