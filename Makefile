@@ -1,0 +1,178 @@
+# Build, lint and test entry points of the clickhouse.cloud collection.
+# docs/development.md says what each target does and costs; CI runs `make test` (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# One step at a time even under -j: the targets share .venv, ~/.ansible/test and the emulator ports.
+.NOTPARALLEL:
+
+PYTHON ?= python3
+# Optional second interpreter for runs on ansible-core 2.21 (needs Python >= 3.12); skipped where absent.
+PY313 ?= $(firstword $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.13*/bin/python3.13))
+VENV := .venv
+VENV_NEXT := .venv-2.21
+COLLECTION := ansible_collections/clickhouse/cloud
+VERSION = $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL = dist/clickhouse-cloud-$(VERSION).tar.gz
+PG_BINDIR ?= /usr/lib/postgresql/15/bin
+SYSTEM_DEPS := $(PG_BINDIR)/postgres /usr/bin/shellcheck
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# ansible, ansible-lint and molecule find clickhouse.cloud through a symlink tree to this checkout
+# (ansible-test must not see it: it works on its own copies, see collection_copy).
+lint molecule demo bench: export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+
+# $(call found,DIR): the first test file (pytest's default names) under DIR, or nothing
+found = $(shell find $(1) \( -name 'test_*.py' -o -name '*_test.py' \) -print -quit 2>/dev/null)
+# $(call with_next,CMD): CMD where the 2.21 venv exists, else a note
+with_next = $(if $(PY313),$(1),@echo "note: no Python 3.13 interpreter here: skipping the ansible-core 2.21 run")
+
+# ansible-test only runs inside a real .../ansible_collections/clickhouse/cloud directory (a
+# symlink gets resolved and rejected), so sanity/units/integration each work on a fresh copy
+# .build/<target>/ansible_collections/clickhouse/cloud of what git would commit: tracked plus
+# untracked-not-ignored files (no rsync on these machines). ansible-test takes its file list from
+# the nearest .git upwards, which would be this checkout, where .build/ is ignored: "All targets
+# skipped". So each copy gets an empty repository of its own (git init, no commit needed).
+# tests/emulator and tools/ are left out: they are development tooling, not collection content
+# (galaxy.yml's build_ignore drops them from the tarball too), and ruff lints them in `make lint`.
+# Sanity would judge them by collection rules that do not fit: pylint in a venv without the
+# emulator's psycopg/jsonschema, the import and shebang tests.
+COPY_EXCLUDE := tests/emulator tools
+define collection_copy
+rm -rf .build/$(1) && mkdir -p .build/$(1)/$(COLLECTION)
+git ls-files -z --cached --others --exclude-standard --deduplicate -- . $(foreach p,$(COPY_EXCLUDE),':!:$(p)') \
+  | xargs -0 -r sh -c 'for f; do if [ -e "$$f" ] || [ -L "$$f" ]; then printf "%s\0" "$$f"; fi; done' sh \
+  | xargs -0 -r cp -P --parents -t .build/$(1)/$(COLLECTION)
+git init -q .build/$(1)/$(COLLECTION)
+endef
+# $(call ansible_test,VENV,PYTHON_VERSION,COPY,ARGS): ansible-test from VENV in the copy .build/COPY.
+# ansible-test exits 0 when it skips every target (e.g. when it sees no files): that fails here.
+ansible_test = (cd .build/$(3)/$(COLLECTION) && PATH=$(CURDIR)/$(1)/bin:$$PATH ansible-test $(4) --python $(2) --local) 2>&1 \
+  | tee .build/$(3)/ansible-test-$(2).log; \
+  if grep -q '^WARNING: All targets skipped' .build/$(3)/ansible-test-$(2).log; then echo "ansible-test $(firstword $(4)): NOTHING RAN"; exit 1; fi
+
+.PHONY: help setup lint sanity units emulator-test integration integration-run molecule test demo bench dist ee-context clean distclean
+
+help:
+	@echo "make setup          venvs, pinned dev tools, emulator (editable), ansible-test offline pip shim"
+	@echo "make lint           ansible-lint (production), ruff, shellcheck, antsibull-changelog lint"
+	@echo "make sanity         ansible-test sanity (2.19/py3.11, and 2.21/py3.13 where available)"
+	@echo "make units          ansible-test units (same interpreters)"
+	@echo "make emulator-test  pytest tests/emulator/tests"
+	@echo "make integration    ansible-test integration against a freshly started emulator"
+	@echo "make integration-run  the same against an emulator you started (tests/integration/README.md)"
+	@echo "make molecule       molecule test --all against a freshly started emulator"
+	@echo "make test           all of the above (what CI runs), plus the EE context check"
+	@echo "make demo | bench | dist | ee-context | clean | distclean"
+
+# ---------------------------------------------------------------------------------------------
+# setup: every step is a file target, so a second run only checks timestamps and the pip shim.
+
+setup: $(VENV)/.stamp $(if $(PY313),$(VENV_NEXT)/.stamp) .collections/$(COLLECTION) $(SYSTEM_DEPS)
+	@$(VENV)/bin/python tools/ansible_test_pip_shim.py --install
+	$(call with_next,@$(VENV_NEXT)/bin/python tools/ansible_test_pip_shim.py --install)
+
+# A requirement change rebuilds the venv from scratch, so nothing unpinned lingers in it.
+$(VENV)/.stamp: requirements-dev.txt requirements-test.txt tests/emulator/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "$(PYTHON) must be Python 3.11 (ansible-core 2.19)")'
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q pip==26.3
+	$(VENV)/bin/pip install -q -r requirements-dev.txt -e tests/emulator
+	touch $@
+
+# The emulator too: unit tests drive the modules against it (and skip those tests without it).
+$(VENV_NEXT)/.stamp: requirements-dev-2.21.txt requirements-test.txt tests/emulator/pyproject.toml
+	rm -rf $(VENV_NEXT)
+	$(PY313) -m venv $(VENV_NEXT)
+	$(VENV_NEXT)/bin/pip install -q pip==26.3
+	$(VENV_NEXT)/bin/pip install -q -r requirements-dev-2.21.txt -e tests/emulator
+	touch $@
+
+.collections/$(COLLECTION):
+	mkdir -p $(@D)
+	ln -sfn ../../.. $@
+
+# Debian packages, installed where missing (CI and these dev machines run as root): the
+# emulator runs real PostgreSQL 15 servers; shellcheck serves `make lint` and ansible-test's
+# shellcheck sanity test, which otherwise skips with a mere warning.
+$(PG_BINDIR)/postgres: DEB := postgresql-15
+/usr/bin/shellcheck: DEB := shellcheck
+$(SYSTEM_DEPS):
+	@echo "$@ not found: installing the Debian package $(DEB)"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB)
+
+# ---------------------------------------------------------------------------------------------
+# checks
+
+# Every linter runs, so one report shows all findings; the target fails if any of them did.
+SHELL_SCRIPTS = .ci/run $(shell grep -lE '^#!.*\b(ba)?sh\b' tools/* 2>/dev/null)
+LINTERS = "ansible-lint" "ruff check" "shellcheck $(SHELL_SCRIPTS)" "antsibull-changelog lint"
+lint: setup
+	@rc=0; for cmd in $(LINTERS); do echo "+ $$cmd"; $$cmd || rc=1; done; exit $$rc
+
+sanity: setup
+	$(call collection_copy,sanity)
+	$(call ansible_test,$(VENV),3.11,sanity,sanity $(SANITY_ARGS))
+	$(call with_next,$(call ansible_test,$(VENV_NEXT),3.13,sanity,sanity $(SANITY_ARGS)))
+
+# A test target never passes silently on nothing: with no tests it says so in capitals.
+define units_recipe
+$(call collection_copy,units)
+$(call ansible_test,$(VENV),3.11,units,units $(UNITS_ARGS))
+$(call with_next,$(call ansible_test,$(VENV_NEXT),3.13,units,units $(UNITS_ARGS)))
+endef
+units: setup
+	$(if $(call found,tests/unit),$(units_recipe),@echo "units: NO UNIT TESTS (no tests/unit/**/test_*.py): nothing ran")
+
+emulator-test: setup
+	$(if $(call found,tests/emulator/tests),pytest tests/emulator/tests $(PYTEST_ARGS),@echo "emulator-test: NO EMULATOR TESTS under tests/emulator/tests: nothing ran")
+
+# ansible-test hands the modules a filtered environment, so the emulator's credentials reach the
+# targets as variables in tests/integration/integration_config.yml (tests/integration/README.md).
+integration: setup
+	$(if $(wildcard tests/integration/targets/*/),tools/emulator-ctl run -- $(MAKE) --no-print-directory integration-run,@echo "integration: NO INTEGRATION TARGETS under tests/integration/targets: nothing ran")
+
+# The integration run proper, against the emulator named by CHC_EMULATOR_DATA_DIR; for a dev loop
+# that keeps one emulator: tools/emulator-ctl start DIR; source DIR/emulator.env; make integration-run ...
+integration-run:
+	@test -f "$${CHC_EMULATOR_DATA_DIR:-}/emulator-vars.yml" || { echo "integration-run: no running emulator (CHC_EMULATOR_DATA_DIR): use make integration"; exit 1; }
+	$(call collection_copy,integration)
+	install -D -m 0644 "$$CHC_EMULATOR_DATA_DIR/emulator-vars.yml" .build/integration/$(COLLECTION)/tests/integration/integration_config.yml
+	$(call ansible_test,$(VENV),3.11,integration,integration $(INTEGRATION_ARGS))
+
+# Scenarios get the emulator from here (CLICKHOUSE_* in the environment) and must not start their own.
+molecule: setup
+	$(if $(wildcard extensions/molecule/*/molecule.yml),tools/emulator-ctl run -- molecule test --all,@echo "molecule: NO SCENARIOS (extensions/molecule/*/molecule.yml): nothing ran")
+
+test: setup lint emulator-test units sanity integration molecule ee-context
+
+# ---------------------------------------------------------------------------------------------
+# packaging and the scripts other engineers own
+
+dist: setup
+	ansible-galaxy collection build --force --output-path dist
+
+# ansible-builder create only writes the build context (Containerfile + _build/); building the
+# image needs podman or docker. The EE file names the tarball, so it must follow galaxy.yml's version.
+ee-context: dist
+	@grep -q "$(notdir $(TARBALL))" execution-environment.yml || { echo "execution-environment.yml does not name $(notdir $(TARBALL)): update it to galaxy.yml's version"; exit 1; }
+	@if command -v ansible-builder >/dev/null; then \
+	  ansible-builder create -f execution-environment.yml -c .build/ee-context --output-filename Containerfile; \
+	else echo "ee-context: ansible-builder is not installed: skipped"; fi
+
+demo: setup
+	@test -x tools/demo || { echo "demo: tools/demo is missing or not executable (it is written by another engineer)"; exit 1; }
+	tools/demo
+
+bench: setup
+	$(if $(wildcard tests/bench/run.py),python tests/bench/run.py $(BENCH_ARGS),@echo "bench: tests/bench/run.py does not exist yet: nothing ran")
+
+clean:
+	rm -rf .build dist .collections collections .ansible tests/output tests/integration/inventory \
+	  tests/integration/integration_config.yml changelogs/.plugin-cache.yaml .pytest_cache .ruff_cache
+	find . -path ./.git -prune -o -path './.venv*' -prune -o -type d -name __pycache__ -print0 | xargs -0 -r rm -rf
+
+distclean: clean
+	rm -rf $(VENV) $(VENV_NEXT)
