@@ -44,18 +44,27 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=_DEFAULTS.port, help="port to listen on, 0 for any free one (default %(default)s)")
     p.add_argument("--data-dir", type=Path, default=_DEFAULTS.data_dir, help="state, servers and request log (default ./%(default)s)")
     p.add_argument("--org-id", default=_DEFAULTS.org_id, help="the organisation's id (default %(default)s)")
-    p.add_argument("--key", dest="keys", type=_key, action="append", help="API key ID:SECRET[:admin|developer]; repeatable (default demo-key:demo-secret:admin)")
+    p.add_argument(
+        "--key", dest="keys", type=_key, action="append",
+        help="API key ID:SECRET[:admin|developer]; repeatable (default demo-key:demo-secret:admin)",
+    )
     p.add_argument("--provisioning-seconds", type=float, default=Timings.provisioning, help="creating -> running (default %(default)s)")
     p.add_argument("--update-seconds", type=float, default=Timings.update, help="delay before a size/haType change shows (default %(default)s)")
     p.add_argument("--restart-seconds", type=float, default=Timings.restart, help="minimum time in restarting (default %(default)s)")
     p.add_argument("--deletion-seconds", type=float, default=Timings.deletion, help="time in deleting before 404 (default %(default)s)")
-    p.add_argument("--first-backup-seconds", type=float, default=Timings.first_backup, help="after running, until replicas and restores are possible (default %(default)s)")
+    p.add_argument(
+        "--first-backup-seconds", type=float, default=Timings.first_backup,
+        help="after running, until replicas and restores are possible (default %(default)s)",
+    )
     p.add_argument("--rate-limit", type=_checked(ratelimit.parse), default=_DEFAULTS.rate_limit, help="N/SECONDS per API key, or off (default 10/10)")
     p.add_argument("--faults", type=_checked(faults.parse_rates), default={}, help=f"KIND=RATE,... with KIND in {', '.join(faults.KINDS)}")
     p.add_argument("--fault-latency-ms", type=int, default=_DEFAULTS.fault_latency_ms, help="delay of a latency fault (default %(default)s)")
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed of the random faults (default %(default)s)")
     p.add_argument("--no-postgres", action="store_true", help="no servers behind the API (scale tests)")
-    p.add_argument("--redact-credentials", action="store_true", help="omit password and connectionString from GET/list/PATCH, as the live API does since 2026-07-31")
+    p.add_argument(
+        "--redact-credentials", action="store_true",
+        help="omit password and connectionString from GET/list/PATCH, as the live API does since 2026-07-31",
+    )
     p.add_argument("--sample-seconds", type=float, default=_DEFAULTS.sample_seconds, help="telemetry sampling interval (default %(default)s)")
     p.add_argument("--server-host", default=_DEFAULTS.server_host, help="host name clients use to reach the servers (default %(default)s)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -31,7 +31,10 @@ _SERIES = (
     ("disk_reads", "Disk reads", "IOPS", "Blocks read from disk per second", "PostgresServer_DiskReads_Total", "rate", "Reads"),
     ("disk_writes", "Disk writes", "IOPS", "Blocks written per second", "PostgresServer_DiskWrites_Total", "rate", "Writes"),
     ("transactions_committed", "Commits", "count/s", "Transactions committed per second", "PostgresServer_TransactionsCommitted_Total", "rate", "Committed"),
-    ("transactions_rolled_back", "Rollbacks", "count/s", "Transactions rolled back per second", "PostgresServer_TransactionsRolledBack_Total", "rate", "Rolled back"),
+    (
+        "transactions_rolled_back", "Rollbacks", "count/s", "Transactions rolled back per second",
+        "PostgresServer_TransactionsRolledBack_Total", "rate", "Rolled back",
+    ),
     ("rows_fetched", "Rows fetched", "count/s", "Rows fetched per second", "PostgresServer_TuplesFetched_Total", "rate", "Fetched"),
     ("rows_inserted", "Rows inserted", "count/s", "Rows inserted per second", "PostgresServer_TuplesInserted_Total", "rate", "Inserted"),
     ("rows_updated", "Rows updated", "count/s", "Rows updated per second", "PostgresServer_TuplesUpdated_Total", "rate", "Updated"),

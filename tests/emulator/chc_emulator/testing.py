@@ -4,10 +4,15 @@ Keyword arguments become CLI flags (`provisioning_seconds=1` -> `--provisioning-
 `no_postgres=True` -> `--no-postgres`).  The data directory is made under /tmp with mode
 0755 because, when tests run as root, PostgreSQL runs as the `postgres` user and must be
 able to reach it.
+
+The emulator gets SIGTERM when the thread that started it exits, so a test process that
+dies without its teardown (ansible-test runs every unit test in a forked child that leaves
+with os._exit) leaves no emulator behind.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -21,6 +26,8 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+
+from .backend.pgexec import die_with_parent
 
 ADMIN_KEY = ("test-admin", "test-admin-secret")
 READONLY_KEY = ("test-reader", "test-reader-secret")
@@ -65,7 +72,10 @@ class EmulatorProcess:
 
     def start(self) -> EmulatorProcess:
         log = (self.data_dir / "emulator.log").open("ab")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=functools.partial(die_with_parent, os.getpid(), signal.SIGTERM),
+        )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -103,6 +113,10 @@ class EmulatorProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop it and remove the data directory it made (kept with CHC_KEEP_EMULATOR_DATA=1)."""
         self.stop()
         if self._owns_dir and not os.environ.get("CHC_KEEP_EMULATOR_DATA"):
             shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -50,7 +50,7 @@ def find_bindir() -> pathlib.Path:
     return _FALLBACK_BINDIR
 
 
-def _die_with_parent(parent_pid: int, death_signal: int) -> None:
+def die_with_parent(parent_pid: int, death_signal: int) -> None:
     """preexec_fn: ask the kernel for death_signal when our parent dies; die now if it already has."""
     _libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died between fork and prctl
@@ -73,7 +73,7 @@ class PgExec:
     def _popen_args(self, death_signal: int) -> dict:
         args = {
             "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"},
-            "preexec_fn": functools.partial(_die_with_parent, os.getpid(), death_signal),
+            "preexec_fn": functools.partial(die_with_parent, os.getpid(), death_signal),
             "cwd": "/",
         }
         if self.as_root:
