@@ -44,11 +44,32 @@ def emulator_class():
     return EmulatorProcess
 
 
+# ansible-test runs each test in a forked child that leaves with os._exit: a session fixture
+# started there would be started again by every test and never torn down. The shared emulator
+# is therefore started by the (un-forked) pytest process itself, once, and stopped at its end.
+_shared = {}
+
+
+def _runs_tests(config):
+    """False in the controller of a pytest-xdist run, which only hands tests to its workers."""
+    return hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None)
+
+
+def pytest_sessionstart(session):
+    if EmulatorProcess is not None and _runs_tests(session.config):
+        fast = dict(provisioning_seconds=0.5, update_seconds=0.3, restart_seconds=0.3, deletion_seconds=0.3)
+        _shared["emulator"] = EmulatorProcess(no_postgres=True, rate_limit="off", **fast).start()
+
+
+def pytest_sessionfinish(session):
+    emu = _shared.pop("emulator", None)
+    if emu is not None:
+        emu.close()
+
+
 @pytest.fixture(scope="session")
 def emulator_process(emulator_class):
-    fast = dict(provisioning_seconds=0.5, update_seconds=0.3, restart_seconds=0.3, deletion_seconds=0.3)
-    with emulator_class(no_postgres=True, rate_limit="off", **fast) as emu:
-        yield emu
+    return _shared["emulator"]
 
 
 @pytest.fixture

@@ -11,12 +11,14 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import
 from ansible_collections.clickhouse.cloud.plugins.modules import postgres_info
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(emulator_process):
+    """Three services on the shared emulator, made by the first test that asks for them."""
     api = PostgresApi(Transport(emulator_process.url, *emulator_process.admin_key), emulator_process.org_id)
-    made = {}
+    made = {s.name: s.id for s in api.list_services() if s.name.startswith("info ")}
     for name, tags in (("info a", {"env": "prod"}), ("info b", {"env": "dev"}), ("info c", {"env": "prod", "team": "x"})):
-        made[name] = api.create_service(name=name, provider="aws", region="us-east-1", size="r8gd.large", tags=tags).id
+        if name not in made:
+            made[name] = api.create_service(name=name, provider="aws", region="us-east-1", size="r8gd.large", tags=tags).id
     return made
 
 
