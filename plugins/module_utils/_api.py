@@ -218,24 +218,39 @@ class PostgresApi:
         items = self._call("GET", self._path(service_id, "logs"), params=_query(params)) or []
         return [LogEntry.parse(item) for item in items]
 
-    def iter_logs(self, service_id, from_date, to_date, page_size=500, max_entries=None, **filters):
-        """All log entries of a window, page by page (the API has offsets, no cursor)."""
-        offset = 0
-        while True:
-            page = self.list_logs(service_id, from_date, to_date, limit=page_size, offset=offset, **filters)
-            for entry in page:
-                if max_entries is not None and offset >= max_entries:
-                    return
-                offset += 1
-                yield entry
-            if len(page) < page_size:
-                return
+    def iter_logs(self, service_id, from_date, to_date, page_size=500, max_entries=None, offset=0, **filters):
+        """The log entries of a window from ``offset``, page by page."""
+        return paged(lambda limit, start: self.list_logs(service_id, from_date, to_date, limit=limit, offset=start, **filters),
+                     page_size, offset, max_entries)
+
+    def iter_slow_query_patterns(self, service_id, from_date, to_date, page_size=500, max_patterns=None, offset=0,
+                                 **filters):
+        """The patterns of a window from ``offset``, page by page."""
+        return paged(lambda limit, start: self.list_slow_query_patterns(service_id, from_date, to_date, limit=limit,
+                                                                        offset=start, **filters),
+                     page_size, offset, max_patterns)
 
     def get_org_prometheus(self):
         return self._call("GET", self._path(None, "prometheus"), text=True)
 
     def get_prometheus(self, service_id):
         return self._call("GET", self._path(service_id, "prometheus"), text=True)
+
+
+def paged(fetch, page_size, offset=0, limit=None):
+    """Items from ``offset`` on, at most ``limit`` (None: all), fetched by ``fetch(limit, offset)`` pages.
+
+    The API pages by offset and gives no total, so the last page is the first one
+    shorter than asked for; each page asks only for what is still wanted.
+    """
+    taken = 0
+    while limit is None or taken < limit:
+        size = page_size if limit is None else min(page_size, limit - taken)
+        page = list(fetch(size, offset + taken))[:size]
+        yield from page
+        taken += len(page)
+        if len(page) < size:
+            return
 
 
 def _query(params):

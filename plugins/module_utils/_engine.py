@@ -286,11 +286,11 @@ class Resource:
         self.diff = diff_of(plan.before, plan.after, self.spec.secrets)
         if self.module.check_mode:
             return plan.predicted
-        answer = self._write(self.ops.update, current["id"], plan.changes, current)
+        answer = self.write(self.ops.update, current["id"], plan.changes, current)
         if not wait:
             return self._merge(current, answer)
         goal = "%s to be %s with %s" % (self.spec.kind, self.spec.ready_state, ", ".join(sorted(plan.changes)))
-        return self._wait(current["id"], goal, lambda obj, r: self._ready(obj) and matches(obj, plan.changes), answer)
+        return self.wait(current["id"], goal, lambda obj, r: self._ready(obj) and matches(obj, plan.changes), answer)
 
     def _create(self, desired, create, wait, predicted_create):
         self.changed = True
@@ -302,11 +302,11 @@ class Resource:
         self.diff = diff_of({}, predicted, self.spec.secrets)
         if self.module.check_mode:
             return predicted
-        answer = self._write(create, desired)
+        answer = self.write(create, desired)
         if not wait:
             return answer
         goal = "%s %r to be %s" % (self.spec.kind, answer.get("name"), self.spec.ready_state)
-        final = self._wait(answer["id"], goal, lambda obj, r: self._ready(obj), answer)
+        final = self.wait(answer["id"], goal, lambda obj, r: self._ready(obj), answer)
         return self._merge(answer, final)
 
     def absent(self, current, wait=True):
@@ -317,10 +317,10 @@ class Resource:
         self.diff = diff_of(current, {}, self.spec.secrets)
         if self.module.check_mode:
             return None
-        self._write(self.ops.delete, current["id"])
+        self.write(self.ops.delete, current["id"])
         if wait:
-            self._wait(current["id"], "%s %r to be gone" % (self.spec.kind, current.get("name")),
-                       lambda obj, r: obj is None)
+            self.wait(current["id"], "%s %r to be gone" % (self.spec.kind, current.get("name")),
+                      lambda obj, r: obj is None)
         return None
 
     def command(self, current, send, predicted, done, goal, wait=True):
@@ -331,14 +331,15 @@ class Resource:
         self.diff = diff_of(current, after, self.spec.secrets)
         if self.module.check_mode:
             return after
-        answer = self._write(send, current["id"])
+        answer = self.write(send, current["id"])
         if not wait:
             return self._merge(current, answer)
-        return self._wait(current["id"], goal, done, answer)
+        return self.wait(current["id"], goal, done, answer)
 
     # helpers
 
-    def _write(self, call, *args):
+    def write(self, call, *args):
+        """Send one write; remember it reached the server (or may have: its answer was lost)."""
         try:
             answer = call(*args)
         except LostAnswerError:
@@ -350,7 +351,8 @@ class Resource:
     def _ready(self, obj):
         return obj is not None and obj.get("state") == self.spec.ready_state
 
-    def _wait(self, resource_id, goal, done, initial=None):
+    def wait(self, resource_id, goal, done, initial=None):
+        """Poll the resource until ``done(obj, report)``; ``waited`` records how it went."""
         try:
             obj, report = self.waiter.until(lambda: self.ops.get(resource_id), done, goal, initial)
         except WaitTimeoutError as exc:

@@ -11,11 +11,12 @@ Shared by postgres_service, postgres_info and anything else that finds services.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import re
 import time
 
-from ._engine import CREATE_ONLY, IMMUTABLE, Field, ResourceSpec
+from ._engine import CREATE_ONLY, IMMUTABLE, Field, Resource, ResourceSpec
 from ._errors import ApiError, InputError
 
 SERVICE = ResourceSpec(
@@ -36,6 +37,11 @@ SERVICE = ResourceSpec(
     create_defaults={"postgres_version": "17", "ha_type": "none", "tags": {}, "is_primary": True, "id": None},
     partial_keys=("hostname",),  # list items lack it; a playbook needs it to connect
 )
+
+# For tasks that need only a service's id, name, state and version (all in the list items):
+# finding one by name then costs one call, not a list plus a GET.
+SERVICE_SUMMARY = copy.copy(SERVICE)
+SERVICE_SUMMARY.partial_keys = ()
 
 TAG_PATTERN = re.compile(r"^[a-zA-Z0-9._-]+$")
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -142,6 +148,38 @@ class ServiceOps:
 
     def command(self, command):
         return lambda service_id: self.api.set_state(service_id, command).to_result()
+
+
+def service_argument_spec():
+    """The options of the clickhouse.cloud.service doc fragment: one existing service by id or name."""
+    return dict(id=dict(type="str"), name=dict(type="str"))
+
+
+def summary_engine(module):
+    """An engine for a task on one existing service that needs only its summary (see SERVICE_SUMMARY)."""
+    return Resource(module, SERVICE_SUMMARY, ServiceOps(module.api))
+
+
+def require_service(engine):
+    """The service the task's ``id`` or ``name`` names; InputError when there is none."""
+    p = engine.module.params
+    found = engine.find(p["id"], p["name"])
+    if found is None:
+        raise InputError("No Postgres service %s in organization %s." % (
+            "with id %s" % p["id"] if p["id"] else "named %r" % p["name"], p["organization_id"]))
+    return found
+
+
+def settled_after_command(command):
+    """Done predicate: running again, and (for restarts) not just the 'running' from before the command."""
+    def done(obj, report):
+        if obj is None or obj.get("state") != "running":
+            return False
+        if command == "promote":
+            return obj.get("is_primary") is True
+        # The first polls may still read the pre-command 'running': trust it once another state was seen.
+        return len(report.states) > 1 or report.polls >= 3
+    return done
 
 
 def retry_not_ready(call, timeout, log, sleep=time.sleep, clock=time.monotonic):

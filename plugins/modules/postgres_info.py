@@ -18,14 +18,8 @@ author:
   - ClickHouse Cloud collection maintainers (@clickhouse)
 extends_documentation_fragment:
   - clickhouse.cloud.api
+  - clickhouse.cloud.read_only
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads, so it behaves the same in check mode.
-  diff_mode:
-    support: none
-    details: The module only reads.
 options:
   id:
     description:

@@ -306,6 +306,7 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
     check_tags,
     check_timestamp,
     retry_not_ready,
+    settled_after_command,
     stringify_map,
 )
 
@@ -338,18 +339,6 @@ def argument_spec():
     )
     spec.update(wait_argument_spec(default_timeout=1800))
     return spec
-
-
-def settled_after_command(command):
-    """Done predicate: running again, and (for restarts) not just the 'running' from before the command."""
-    def done(obj, report):
-        if obj is None or obj.get("state") != "running":
-            return False
-        if command == "promote":
-            return obj.get("is_primary") is True
-        # The first polls may still read the pre-command 'running': trust it once another state was seen.
-        return len(report.states) > 1 or report.polls >= 3
-    return done
 
 
 def creator(module, ops):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import time
+import uuid
 
 import pytest
 
@@ -36,3 +38,18 @@ def dead_api():
 def emu_args(emulator):
     return {"api_url": emulator.url, "api_key_id": emulator.admin_key[0], "api_key_secret": emulator.admin_key[1],
             "organization_id": emulator.org_id}
+
+
+@pytest.fixture
+def running_service(emulator):
+    """A fresh running service on the shared emulator, with a client for setting it up: ``{id, name, api}``."""
+    from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
+    from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
+
+    api = PostgresApi(Transport(emulator.url, *emulator.admin_key), emulator.org_id)
+    created = api.create_service(name="unit %s" % uuid.uuid4().hex[:12], provider="aws", region="us-east-1", size="r8gd.large")
+    deadline = time.monotonic() + 30
+    while api.get_service(created.id).state != "running":
+        assert time.monotonic() < deadline, "service %s did not start" % created.id
+        time.sleep(0.1)
+    return {"id": created.id, "name": created.name, "api": api}

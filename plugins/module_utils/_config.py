@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ClickHouse Cloud collection maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+
+"""Plan a change to a service's configuration: what differs, what to send, what it predicts.
+
+Pure: it takes the configuration the API holds and the desired maps (already
+checked by ``_settings``) and knows nothing about HTTP.  Both sections use the
+engine's ``plan_settings`` with a per-value normaliser, so a value that is only
+spelled differently is not a change.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._engine import plan_settings
+from ._settings import bouncer_canonical, canonical, restart_only
+
+SECTIONS = (("pg_config", canonical), ("pg_bouncer_config", bouncer_canonical))
+
+
+class ConfigPlan:
+    """``replace``: the desired maps become the whole configuration (a section not given is kept)."""
+
+    def __init__(self, current, desired, replace):
+        self.before = {name: dict(current.get(name) or {}) for name, _c in SECTIONS}
+        self.after = {}
+        self.changed = {}
+        self.removed = {}
+        for name, canon in SECTIONS:
+            have, want = self.before[name], desired.get(name)
+            if want is None:
+                self.after[name], self.changed[name], self.removed[name] = dict(have), [], []
+                continue
+            plan = plan_settings(have, want, purge=replace, normalize_value=canon)
+            # An unchanged key keeps the server's own spelling: nothing is rewritten needlessly.
+            self.after[name] = {k: (have[k] if k in have and k not in plan.changed_keys else v)
+                                for k, v in plan.after.items()}
+            self.changed[name], self.removed[name] = plan.changed_keys, plan.removed_keys
+
+    def keys(self, name):
+        return sorted(self.changed[name] + self.removed[name])
+
+    @property
+    def changed_keys(self):
+        """Every key set, changed or removed: Postgres keys first, then PgBouncer keys."""
+        return self.keys("pg_config") + self.keys("pg_bouncer_config")
+
+    @property
+    def has_changes(self):
+        return bool(self.changed_keys)
+
+    def patch_body(self):
+        """Merge mode: only the keys that differ."""
+        return {name: {k: self.after[name][k] for k in self.changed[name]} for name, _c in SECTIONS}
+
+    def diff(self):
+        """Before and after of the changed keys only, one line each once Ansible renders it."""
+        before, after = {}, {}
+        for name, _c in SECTIONS:
+            keys = self.keys(name)
+            if keys:
+                before[name] = {k: self.before[name][k] for k in keys if k in self.before[name]}
+                after[name] = {k: self.after[name][k] for k in keys if k in self.after[name]}
+        return {"before": before, "after": after}
+
+    def restart_keys(self, postgres_version, message=None):
+        """Changed Postgres keys that need a restart: the known ones, and any the API's message names."""
+        changed = self.keys("pg_config")
+        needed = set(changed) & restart_only(postgres_version)
+        if message:
+            needed.update(k for k in changed if re.search(r"\b%s\b" % re.escape(k), message))
+        return sorted(needed)

@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""postgres_config against the emulator: check mode writes nothing, idempotence costs two reads,
+restarts only when needed, bad input sends nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.clickhouse.cloud.plugins.modules import postgres_config
+
+TUNED = {"max_connections": 150, "work_mem": "8MB", "wal_compression": False, "statement_timeout": "1min"}
+# the same values, spelled differently
+RESPELLED = {"max_connections": "150", "work_mem": "8192kB", "wal_compression": "OFF", "statement_timeout": 60000}
+
+
+@pytest.fixture
+def args(emu_args, running_service):
+    return dict(emu_args, id=running_service["id"], wait_timeout=60)
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ({"pg_config": {"shared_buffers": "1GB"}}, "unknown key 'shared_buffers'"),
+    ({"pg_config": {"work_mem": "8 MiB"}}, "invalid unit 'MiB'"),
+    ({"pg_config": {"max_connections": 0}}, "below the minimum of 1"),
+    ({"pg_config": {"wal_compression": "gzip"}}, "must be one of off, on, lz4, zstd"),
+    ({"pg_config": {"work_mem": None}}, "use mode=replace to remove a setting"),
+    ({"pg_bouncer_config": {"pool": {"nested": 1}}}, "must be strings or numbers"),
+    ({"pg_config": {}, "mode": "upsert"}, "value of mode must be one of: merge, replace"),
+])
+def test_bad_input_fails_before_any_request(run_module, dead_api, extra, fragment):
+    result = run_module(postgres_config, dict(dead_api, name="x", **extra))
+    assert result["failed"] and fragment in result["msg"] and "cannot connect" not in result["msg"]
+
+
+def test_check_apply_idempotent_and_restart_if_required(run_module, args, writes, running_service):
+    wanted = dict(args, pg_config=TUNED, pg_bouncer_config={"default_pool_size": 16}, restart="if_required")
+
+    checked = run_module(postgres_config, dict(wanted, _ansible_check_mode=True, _ansible_diff=True))
+    assert checked["changed"] and checked["restarted"] and not checked["restart_required"]
+    assert checked["changed_keys"] == ["max_connections", "statement_timeout", "wal_compression", "work_mem", "default_pool_size"]
+    assert checked["config"] == {"pg_config": {"max_connections": "150", "work_mem": "8MB", "wal_compression": "off",
+                                               "statement_timeout": "1min"},
+                                 "pg_bouncer_config": {"default_pool_size": "16"}}
+    assert checked["diff"] == {"before": {"pg_config": {}, "pg_bouncer_config": {}}, "after": checked["config"]}
+    assert checked["message"] is None and writes() == []
+
+    applied = run_module(postgres_config, dict(wanted, _ansible_diff=True))
+    assert applied["changed"] and applied["restarted"] and not applied["restart_required"]
+    assert applied["config"] == checked["config"] and applied["diff"] == checked["diff"]
+    assert "max_connections" in applied["message"] and applied["waited"]["states"][-1] == "running"
+    assert writes() == [("PATCH", "config"), ("PATCH", "state")]
+
+    writes.mark()
+    again = run_module(postgres_config, dict(args, pg_config=RESPELLED, pg_bouncer_config={"default_pool_size": "16"},
+                                             restart="if_required", _ansible_diff=True))
+    assert not again["changed"] and not again["restarted"] and not again["restart_required"]
+    assert again["changed_keys"] == [] and again["diff"] == {"before": {}, "after": {}}
+    assert again["config"] == checked["config"]  # the server keeps its own spelling
+    assert writes() == [] and writes.calls() == 2  # GET the service, GET its configuration
+
+    by_name = run_module(postgres_config, dict(args, id=None, name=running_service["name"], pg_config=RESPELLED))
+    assert not by_name["changed"] and writes.calls() == 4  # list, GET configuration
+
+
+def test_reload_only_change_does_not_restart(run_module, args, writes):
+    result = run_module(postgres_config, dict(args, pg_config={"work_mem": "16MB"}, restart="if_required"))
+    assert result["changed"] and not result["restarted"] and not result["restart_required"]
+    assert result["changed_keys"] == ["work_mem"] and result["message"] is None and "waited" not in result
+    assert writes() == [("PATCH", "config")]
+
+
+def test_restart_never_reports_what_is_owed(run_module, args, writes):
+    result = run_module(postgres_config, dict(args, pg_config={"max_connections": 222, "work_mem": "16MB"}))
+    assert result["changed"] and result["restart_required"] and not result["restarted"]
+    assert writes() == [("PATCH", "config")]
+    again = run_module(postgres_config, dict(args, pg_config={"max_connections": 222}))
+    assert not again["changed"] and not again["restart_required"]  # only on the run that changed it
+
+
+def test_restart_always_follows_any_change_but_never_no_change(run_module, args, writes):
+    changed = run_module(postgres_config, dict(args, pg_config={"work_mem": "16MB"}, restart="always"))
+    assert changed["restarted"] and writes() == [("PATCH", "config"), ("PATCH", "state")]
+    same = run_module(postgres_config, dict(args, pg_config={"work_mem": "16MB"}, restart="always"))
+    assert not same["changed"] and not same["restarted"] and len(writes()) == 2
+
+
+def test_replace_removes_unlisted_keys_and_keeps_an_absent_section(run_module, args, writes, running_service):
+    running_service["api"].patch_config(running_service["id"], {"work_mem": "8MB", "lock_timeout": "5s"}, {"pool_mode": "session"})
+    writes.mark()
+    predicted = run_module(postgres_config, dict(args, mode="replace", pg_config={"work_mem": "8192kB"},
+                                                 _ansible_check_mode=True, _ansible_diff=True))
+    assert predicted["changed_keys"] == ["lock_timeout"]
+    assert predicted["diff"] == {"before": {"pg_config": {"lock_timeout": "5s"}}, "after": {"pg_config": {}}}
+    assert writes() == []
+
+    replaced = run_module(postgres_config, dict(args, mode="replace", pg_config={"work_mem": "8192kB"}))
+    assert replaced["config"] == {"pg_config": {"work_mem": "8MB"}, "pg_bouncer_config": {"pool_mode": "session"}}
+    assert replaced["config"] == predicted["config"]
+    assert writes() == [("POST", "config")]
+
+    cleared = run_module(postgres_config, dict(args, mode="replace", pg_bouncer_config={}))
+    assert cleared["changed_keys"] == ["pool_mode"] and cleared["config"]["pg_bouncer_config"] == {}
+    assert cleared["config"]["pg_config"] == {"work_mem": "8MB"}
+
+
+def test_rejected_by_the_api_reports_nothing_changed(run_module, emu_args, writes):
+    result = run_module(postgres_config, dict(emu_args, id="00000000-0000-4000-8000-000000000000",
+                                              pg_config={"work_mem": "8MB"}))
+    assert result["failed"] and "No Postgres service with id" in result["msg"] and not result["changed"]
+    assert writes() == []
+
+
+def test_read_only_key_fails_without_change(run_module, args, emulator, writes):
+    result = run_module(postgres_config, dict(args, api_key_id=emulator.readonly_key[0],
+                                              api_key_secret=emulator.readonly_key[1], pg_config={"work_mem": "9MB"}))
+    assert result["failed"] and "HTTP 403" in result["msg"] and not result["changed"]
+    assert writes() == [("PATCH", "config")]  # refused by the API
