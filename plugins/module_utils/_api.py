@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ._errors import ApiError
 from ._models import camel, tags_to_api
-from ._transport import NOT_APPLIED
+from ._transport import NOT_APPLIED, UNKNOWN
 
 try:
     from ._models import (
@@ -141,10 +141,11 @@ class PostgresApi:
         def reconcile():
             current = self.get_service(service_id)
             if command == "promote":
-                applied = current.is_primary is True
-            else:  # restart/switchover both leave "running" for a while once accepted
-                applied = current.state not in ("running", None)
-            return current.model_dump(by_alias=True, exclude_none=True) if applied else NOT_APPLIED
+                return current.model_dump(by_alias=True, exclude_none=True) if current.is_primary else NOT_APPLIED
+            if current.state not in ("running", None):  # restart/switchover leave "running" once accepted
+                return current.model_dump(by_alias=True, exclude_none=True)
+            # "running" again may be a restart that already finished: a second one is an outage of its own.
+            return UNKNOWN
 
         return PostgresService.parse(self._call("PATCH", self._path(service_id, "state"), {"command": command},
                                                 reconcile=reconcile))

@@ -19,7 +19,15 @@ from __future__ import annotations
 
 import time
 
-from ._errors import AmbiguousError, ImmutableError, InputError, LostAnswerError, WaitTimeoutError
+from ._errors import (
+    AmbiguousError,
+    ApiError,
+    ClickHouseError,
+    ImmutableError,
+    InputError,
+    LostAnswerError,
+    WaitTimeoutError,
+)
 
 # How a field may change on an existing resource.
 UPDATABLE = "updatable"  # sent in an update when it differs
@@ -339,11 +347,17 @@ class Resource:
     # helpers
 
     def write(self, call, *args):
-        """Send one write; remember it reached the server (or may have: its answer was lost)."""
+        """Send one write; remember it reached the server, or may have.
+
+        Only a 4xx answer to the write itself proves that nothing happened; a lost
+        answer, a 5xx or a failed look-up after either may hide a committed write,
+        so a failed task then reports ``changed`` rather than hide one.
+        """
         try:
             answer = call(*args)
-        except LostAnswerError:
-            self.wrote = True
+        except ApiError as exc:
+            refused = exc.status is not None and 400 <= exc.status < 500 and not isinstance(exc, LostAnswerError)
+            self.wrote = self.wrote or not refused
             raise
         self.wrote = True
         return answer
@@ -355,8 +369,12 @@ class Resource:
         """Poll the resource until ``done(obj, report)``; ``waited`` records how it went."""
         try:
             obj, report = self.waiter.until(lambda: self.ops.get(resource_id), done, goal, initial)
-        except WaitTimeoutError as exc:
-            self.waited = exc.report.as_dict()
+        except ClickHouseError as exc:
+            if isinstance(exc, WaitTimeoutError):
+                self.waited = exc.report.as_dict()
+            # The write's own answer may hold what no later read gives (a new service's password):
+            # a failed wait still returns it.
+            exc.last = self._merge(initial, getattr(exc, "last", None) or initial)
             raise
         self.waited = report.as_dict()
         return self._merge(initial, obj) if obj is not None else obj

@@ -30,8 +30,9 @@ import random
 import ssl
 import time
 import traceback
+from urllib.parse import urlsplit
 
-from ._errors import ApiError, LostAnswerError
+from ._errors import ApiError, InputError, LostAnswerError
 from ._version import COLLECTION_NAME, COLLECTION_VERSION
 
 try:
@@ -52,11 +53,20 @@ BACKOFF_CAP = 30.0
 
 # Sentinel a reconcile callback returns when the write did not take effect.
 NOT_APPLIED = object()
+# What a reconcile returns when the server's state cannot tell whether the write took effect
+# and sending it twice would do harm (a second restart): the write is then not resent.
+UNKNOWN = object()
 
 
 def normalize_base_url(url):
     """Accept the URL with or without ``/v1`` (the Terraform provider's variable includes it)."""
     url = (url or DEFAULT_API_URL).rstrip("/")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise InputError("api_url %r is not a valid URL: %s" % (url, exc))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InputError("api_url %r is not an http(s) URL such as %s" % (url, DEFAULT_API_URL))
     return url if url.endswith("/v1") else url + "/v1"
 
 
@@ -164,7 +174,8 @@ class Transport:
         """Send one logical request; return a ``Response`` or raise ``ApiError``.
 
         ``reconcile`` (writes only) is called after an ambiguous failure; it returns
-        the result the server already holds, or ``NOT_APPLIED`` to allow a resend.
+        the result the server already holds, ``NOT_APPLIED`` to allow a resend, or
+        ``UNKNOWN`` when it cannot tell and a resend could do harm.
         """
         method = method.upper()
         deadline = self._clock() + self.budget
@@ -184,6 +195,11 @@ class Transport:
                 self._log("%s %s: %s; checking whether the write was applied before resending"
                           % (method, path, _describe(failure)))
                 outcome = reconcile()
+                if outcome is UNKNOWN:
+                    raise LostAnswerError(method, path, status=failure.status, error=failure.error,
+                                          request_id=failure.request_id, attempts=attempt,
+                                          reason="the server's state cannot tell whether it was applied, "
+                                                 "and sending it twice would do harm, so it was not resent")
                 if outcome is not NOT_APPLIED:
                     self._log("%s %s: the server already holds the change; not resending" % (method, path))
                     return Response(200, outcome)

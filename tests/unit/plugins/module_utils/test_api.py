@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime
 import time
 
+import httpx
 import pytest
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
-from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ApiError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ApiError, LostAnswerError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
 
 
@@ -109,3 +110,21 @@ def test_every_operation(api, emulator):
         api.create_read_replica(sid, "too early replica")  # no backup yet on a fresh primary
     with pytest.raises(ApiError):
         api.restore_service(sid, "too early restore", "2000-01-01T00:00:00Z")
+
+
+def test_lost_restart_that_already_finished_is_not_sent_again(fake_clock):
+    """Re-read as 'running', a lost restart may have come and gone: a second one would be a second outage."""
+    sid = "0b1e3f6a-0000-4000-8000-000000000001"
+    sent = []
+
+    def handler(request):
+        sent.append(request.method)
+        if request.method == "PATCH":
+            raise httpx.ReadTimeout("no answer")
+        return httpx.Response(200, json={"result": {"id": sid, "name": "x", "state": "running"}, "requestId": "r", "status": 200})
+
+    api = PostgresApi(Transport("https://api.example.test", "k", "s", http_transport=httpx.MockTransport(handler),
+                                sleep=fake_clock.sleep, clock=fake_clock.clock), "org")
+    with pytest.raises(LostAnswerError, match="not resent"):
+        api.set_state(sid, "restart")
+    assert sent == ["PATCH", "GET"]

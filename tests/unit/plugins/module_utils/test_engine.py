@@ -1,12 +1,15 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The engine's pure half: normalise, compare, predict, diff, wait. No HTTP."""
+"""The engine: normalise, compare, predict, diff, wait, and what a failed run still reports. No HTTP."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import pytest
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import (
+    Resource,
     Waiter,
     diff_of,
     matches,
@@ -14,7 +17,12 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import (
     plan_settings,
     plan_update,
 )
-from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ImmutableError, WaitTimeoutError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import (
+    ApiError,
+    ImmutableError,
+    LostAnswerError,
+    WaitTimeoutError,
+)
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import SERVICE
 
 CURRENT = {
@@ -150,3 +158,50 @@ def test_waiter_reports_gone(fake_clock):
     obj, report = Waiter(10, clock=clock.clock, sleep=clock.sleep).until(
         lambda: None, lambda o, r: o is None, "gone", initial={"state": "deleting"})
     assert obj is None and report.states == ["deleting", "gone"]
+
+
+# -- what a failed run reports --------------------------------------------------
+
+
+def engine(fake_clock, get):
+    module = SimpleNamespace(params={"name": "orders", "provider": "aws", "region": "us-east-1", "size": "r8gd.large"},
+                             check_mode=False, _diff=False, log=lambda msg: None)
+    ops = SimpleNamespace(get=get)
+    return Resource(module, SERVICE, ops, waiter=Waiter(10, clock=fake_clock.clock, sleep=fake_clock.sleep))
+
+
+def test_failed_wait_after_create_still_returns_the_password(fake_clock):
+    """The create answer is the only one with the password (GETs are redacted): a timeout must not lose it."""
+    created = {"id": CURRENT["id"], "name": "orders", "state": "creating", "password": "s3cretPassw0rd"}
+    resource = engine(fake_clock, get=lambda sid: {"id": sid, "name": "orders", "state": "creating"})
+    with pytest.raises(WaitTimeoutError) as err:
+        resource.present(None, lambda desired: dict(created))
+    partial = resource.partial(err.value)
+    assert partial["changed"] is True
+    assert partial["service"]["password"] == "s3cretPassw0rd" and partial["service"]["state"] == "creating"
+
+
+def test_api_error_while_waiting_keeps_the_write_answer(fake_clock):
+    def get(sid):
+        raise ApiError("GET", "/x", status=403, error="FORBIDDEN")
+
+    resource = engine(fake_clock, get)
+    with pytest.raises(ApiError) as err:
+        resource.present(None, lambda desired: {"id": CURRENT["id"], "name": "orders", "password": "p4ssWord123"})
+    assert resource.partial(err.value)["service"]["password"] == "p4ssWord123"
+
+
+@pytest.mark.parametrize("error, changed", [
+    (ApiError("POST", "/postgres", status=400, error="BAD_REQUEST: size"), False),  # refused: nothing happened
+    (ApiError("POST", "/postgres", status=503, error="unavailable"), True),  # may hide a committed write
+    (ApiError("GET", "/postgres", status=None, error="cannot connect"), True),  # the look-up after a lost answer
+    (LostAnswerError("POST", "/postgres", status=504), True),
+])
+def test_a_failed_write_reports_changed_unless_the_api_refused_it(fake_clock, error, changed):
+    def create(desired):
+        raise error
+
+    resource = engine(fake_clock, get=None)
+    with pytest.raises(ApiError) as err:
+        resource.present(None, create)
+    assert resource.partial(err.value)["changed"] is changed

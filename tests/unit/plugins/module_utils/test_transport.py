@@ -17,9 +17,10 @@ import time
 import httpx
 import pytest
 
-from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ApiError, LostAnswerError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ApiError, InputError, LostAnswerError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import (
     NOT_APPLIED,
+    UNKNOWN,
     Transport,
     backoff_delay,
     hinted_delay,
@@ -70,6 +71,12 @@ def transport(clock, http=None, url="https://api.example.test", **kw):
 ])
 def test_base_url(url, expected):
     assert normalize_base_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["api.clickhouse.cloud", "ftp://api.clickhouse.cloud", "http://[::1", "https://"])
+def test_base_url_that_is_no_http_url_is_an_input_error(url):
+    with pytest.raises(InputError, match="api_url"):
+        normalize_base_url(url)
 
 
 @pytest.mark.parametrize("retry, rand, expected", [(0, 0.0, 0.5), (0, 1.0, 1.0), (3, 0.5, 6.0), (10, 1.0, 30.0)])
@@ -205,6 +212,14 @@ def test_write_not_resent_when_reconcile_finds_it(fake_clock):
     http, seen = scripted(httpx.ReadTimeout("slow"))
     result = transport(fake_clock, http).request("POST", LIST, body={}, reconcile=lambda: {"id": "found"})
     assert result.result == {"id": "found"} and len(seen) == 1
+
+
+def test_write_not_resent_when_reconcile_cannot_tell(fake_clock):
+    http, seen = scripted(httpx.ReadTimeout("slow"))
+    with pytest.raises(LostAnswerError) as err:
+        transport(fake_clock, http).request("PATCH", LIST + "/x/state", body={"command": "restart"},
+                                            reconcile=lambda: UNKNOWN)
+    assert len(seen) == 1 and "not resent" in err.value.message
 
 
 def test_read_timeout_on_get_is_retried(fake_clock):
