@@ -33,11 +33,11 @@ with_next = $(if $(PY313),$(1),@echo "note: no Python 3.13 interpreter here: ski
 # untracked-not-ignored files (no rsync on these machines). ansible-test takes its file list from
 # the nearest .git upwards, which would be this checkout, where .build/ is ignored: "All targets
 # skipped". So each copy gets an empty repository of its own (git init, no commit needed).
-# tests/emulator and tools/ are left out: they are development tooling, not collection content
+# tests/emulator, tests/bench and tools/ are left out: they are development tooling, not collection content
 # (galaxy.yml's build_ignore drops them from the tarball too), and ruff lints them in `make lint`.
 # Sanity would judge them by collection rules that do not fit: pylint in a venv without the
 # emulator's psycopg/jsonschema, the import and shebang tests.
-COPY_EXCLUDE := tests/emulator tools
+COPY_EXCLUDE := tests/emulator tests/bench tools
 define collection_copy
 rm -rf .build/$(1) && mkdir -p .build/$(1)/$(COLLECTION)
 git ls-files -z --cached --others --exclude-standard --deduplicate -- . $(foreach p,$(COPY_EXCLUDE),':!:$(p)') \
