@@ -58,8 +58,8 @@ options:
         headers; all retries of one request fit in 120 seconds.
       - A create, update or state command whose answer was lost is only sent again after the module has
         checked that the server did not apply it, so retries never create duplicates. A restart or switchover
-        whose answer was lost while the service reads V(running) again is never resent (it may have come and
-        gone): the task fails saying so, and reports C(changed).
+        whose answer was lost while the service reads V(running) again is never resent, as it may have come and
+        gone; the task fails saying so, and reports C(changed).
       - V(0) disables retries.
     type: int
     default: 5

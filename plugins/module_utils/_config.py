@@ -6,8 +6,8 @@
 
 """Plan a change to a service's configuration: what differs, what to send, what it predicts.
 
-Pure: it takes the configuration the API holds and the desired maps (already
-checked by ``_settings``) and knows nothing about HTTP.  Both sections use the
+Pure: it takes the configuration the API holds and the desired maps (checked by
+``desired_sections``) and knows nothing about HTTP.  Both sections use the
 engine's ``plan_settings`` with a per-value normaliser, so a value that is only
 spelled differently is not a change.
 """
@@ -17,9 +17,21 @@ from __future__ import annotations
 import re
 
 from ._engine import plan_settings
-from ._settings import bouncer_canonical, canonical, restart_only
+from ._settings import bouncer_canonical, canonical, check_pg_bouncer_config, check_pg_config, restart_only
 
 SECTIONS = (("pg_config", canonical), ("pg_bouncer_config", bouncer_canonical))
+
+
+def desired_sections(pg_config, pg_bouncer_config):
+    """The desired sections checked and rendered as the API wants them (None: not given).
+
+    Called before any request by every module that sends them (postgres_config, and
+    postgres_service on creation), so bad input fails alike everywhere with nothing sent.
+    """
+    return {
+        "pg_config": None if pg_config is None else check_pg_config(pg_config),
+        "pg_bouncer_config": None if pg_bouncer_config is None else check_pg_bouncer_config(pg_bouncer_config),
+    }
 
 
 class ConfigPlan:

@@ -18,8 +18,10 @@ import re
 import traceback
 from typing import Annotated, Any, Dict, List, Optional
 
+from ._errors import ClickHouseError
+
 try:
-    from pydantic import BaseModel, BeforeValidator, ConfigDict
+    from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
     from pydantic.alias_generators import to_camel
 except ImportError:
     HAS_PYDANTIC = False
@@ -52,13 +54,22 @@ def snake_keys(value):
 
 
 def lenient_int(value):
-    """Numbers may come as strings ("118"); anything unparseable is dropped, not fatal."""
+    """Numbers may come as strings ("118"); anything unparseable is dropped, not fatal.
+
+    Text is read as an integer first, so big ones ("9007199254740993") keep every digit;
+    only text like "12.0" goes through float.
+    """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
+    text = str(value).strip()
     try:
-        number = float(str(value).strip())
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
     except ValueError:
         return None
     return int(number) if number.is_integer() else None
@@ -77,6 +88,22 @@ def lenient_bool(value):
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes")
     return None if value is None else bool(value)
+
+
+def empty_if_null(value):
+    """A section the API sends as null holds nothing."""
+    return {} if value is None else value
+
+
+def malformed_answer(model, exc):
+    """The ClickHouseError for an answer the model cannot read, naming its first problem (never its values)."""
+    problems = exc.errors()
+    first = problems[0] if problems else {}
+    where = ".".join(str(part) for part in first.get("loc", ())) or "the answer"
+    more = " (and %d more problems)" % (len(problems) - 1) if len(problems) > 1 else ""
+    return ClickHouseError("The API's answer was malformed: %s: %s%s (reading it as %s)." % (
+        where, first.get("msg", "unreadable"), more, model.__name__),
+        malformed={"model": model.__name__, "location": where, "problem": first.get("msg"), "problems": len(problems)})
 
 
 def tags_to_dict(tags):
@@ -101,6 +128,7 @@ if HAS_PYDANTIC:
     Int = Annotated[Optional[int], BeforeValidator(lenient_int)]
     Float = Annotated[Optional[float], BeforeValidator(lenient_float)]
     Bool = Annotated[Optional[bool], BeforeValidator(lenient_bool)]
+    Section = Annotated[Dict[str, Any], BeforeValidator(empty_if_null)]
 
     class ApiModel(BaseModel):
         """Base: camelCase on the wire, snake_case in Python and in results."""
@@ -114,7 +142,11 @@ if HAS_PYDANTIC:
 
         @classmethod
         def parse(cls, data):
-            return cls.model_validate(data or {})
+            """The model of an API answer; an answer it cannot read is a ClickHouseError, not a traceback."""
+            try:
+                return cls.model_validate(data or {})
+            except ValidationError as exc:
+                raise malformed_answer(cls, exc) from None
 
         def to_result(self):
             out = {}
@@ -170,8 +202,8 @@ if HAS_PYDANTIC:
     class ServiceConfig(ApiModel):
         """GET/POST/PATCH ``/config``; values stay as the API sent them (often strings)."""
 
-        pg_config: Dict[str, Any] = {}
-        pg_bouncer_config: Dict[str, Any] = {}
+        pg_config: Section = {}
+        pg_bouncer_config: Section = {}
         message: Optional[str] = None
 
         def to_result(self):

@@ -93,11 +93,6 @@ def check_timestamp(value, option):
     return parsed.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def stringify_map(values):
-    """pgBouncer settings must be strings; pg settings may be, and the API echoes strings."""
-    return None if values is None else {str(k): tag_text(v) for k, v in values.items()}
-
-
 class ServiceOps:
     """Engine ops on the API: snake_case dicts in and out, one list per run."""
 

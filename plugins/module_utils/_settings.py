@@ -22,6 +22,7 @@ settings only take effect after a restart.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 
 from ._errors import InputError
@@ -303,6 +304,8 @@ def _text(value):
 
 def _round(number):
     """C's rint(): halves go to the even neighbour, as Python's round() does."""
+    if not math.isfinite(number):  # a unit can overflow a finite number ("1e308TB")
+        raise SettingValueError("is out of range")
     return int(round(number))
 
 
@@ -325,6 +328,8 @@ def _read_number(text, integer):
         if not match:
             raise SettingValueError("is not %s" % ("an integer" if integer else "a number"))
         number = float(match.group(0))
+        if not math.isfinite(number):  # strtod's ERANGE: PostgreSQL refuses it
+            raise SettingValueError("is out of range")
     rest = text[match.end():].strip()
     if rest and re.search(r"\s", rest):
         raise SettingValueError("has more than one unit: %r" % rest)

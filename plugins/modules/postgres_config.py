@@ -205,7 +205,7 @@ diff:
   sample: {"before": {"pg_config": {"max_connections": "100"}}, "after": {"pg_config": {"max_connections": "500"}}}
 """
 
-from ansible_collections.clickhouse.cloud.plugins.module_utils._config import ConfigPlan
+from ansible_collections.clickhouse.cloud.plugins.module_utils._config import ConfigPlan, desired_sections
 from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule, wait_argument_spec
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
     require_service,
@@ -213,15 +213,6 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
     settled_after_command,
     summary_engine,
 )
-from ansible_collections.clickhouse.cloud.plugins.module_utils._settings import check_pg_bouncer_config, check_pg_config
-
-
-def desired_config(params):
-    """The checked desired sections (None: leave alone), before any request is made."""
-    return {
-        "pg_config": None if params["pg_config"] is None else check_pg_config(params["pg_config"]),
-        "pg_bouncer_config": None if params["pg_bouncer_config"] is None else check_pg_bouncer_config(params["pg_bouncer_config"]),
-    }
 
 
 def send(module, service_id, plan, replace):
@@ -231,28 +222,34 @@ def send(module, service_id, plan, replace):
     return module.api.patch_config(service_id, body["pg_config"], body["pg_bouncer_config"])
 
 
-def wants_restart(policy, plan, restart_keys):
-    return (policy == "always" and plan.has_changes) or (policy == "if_required" and bool(restart_keys))
+def restart_outcome(module, plan, restart_keys, service):
+    """``{restarted, restart_required}``: the one decision behind the real run and the check-mode prediction.
+
+    The policy asks for a restart; a service that is not running can only be restarted by waiting for it
+    to run first, so with ``wait=false`` it is left alone (with a warning) and the restart stays owed.
+    """
+    wanted = (module.params["restart"] == "always" and plan.has_changes) or (
+        module.params["restart"] == "if_required" and bool(restart_keys))
+    restarted = wanted and (service.get("state") == "running" or module.params["wait"])
+    if wanted and not restarted:
+        module.warn("Service %r is %s, so it %s restarted; restart it once it is running." % (
+            service.get("name"), service.get("state"), "would not be" if module.check_mode else "was not"))
+    return {"restarted": restarted, "restart_required": bool(restart_keys) and not restarted}
 
 
 def restart(module, engine, service):
-    """Restart and (with wait) wait for running; False when it cannot be done now."""
+    """Restart (see restart_outcome) and, with wait, wait for running; a service not running yet is waited for first."""
     goal = "%s %r to restart and be running" % (engine.spec.kind, service.get("name"))
     if service.get("state") != "running":
-        if not module.params["wait"]:
-            module.warn("Service %r is %s, so it was not restarted; restart it once it is running."
-                        % (service.get("name"), service.get("state")))
-            return False
         service = engine.wait(service["id"], "%s %r to be running" % (engine.spec.kind, service.get("name")),
                               lambda obj, report: obj is not None and obj.get("state") == "running")
     engine.command(service, engine.ops.command("restart"), {"state": "running"}, settled_after_command("restart"), goal,
                    wait=module.params["wait"])
-    return True
 
 
 def run(module):
     p = module.params
-    desired = desired_config(p)
+    desired = desired_sections(p["pg_config"], p["pg_bouncer_config"])
     engine = summary_engine(module)
     service = require_service(engine)
     version = service.get("postgres_version")
@@ -265,8 +262,7 @@ def run(module):
     if not plan.has_changes:
         return result
     if module.check_mode:
-        restarted = wants_restart(p["restart"], plan, restart_keys)
-        result.update(restarted=restarted, restart_required=bool(restart_keys) and not restarted)
+        result.update(restart_outcome(module, plan, restart_keys, service))
         return result
 
     answer = engine.write(send, module, service["id"], plan, p["mode"] == "replace")
@@ -274,10 +270,9 @@ def run(module):
     held = {name: getattr(answer, name) for name in ("pg_config", "pg_bouncer_config") if name in answer.model_fields_set}
     result["config"] = dict(plan.after, **held)
     result["message"] = answer.message or None
-    restart_keys = plan.restart_keys(version, answer.message)
-    if wants_restart(p["restart"], plan, restart_keys):
-        result["restarted"] = restart(module, engine, service)
-    result["restart_required"] = bool(restart_keys) and not result["restarted"]
+    result.update(restart_outcome(module, plan, plan.restart_keys(version, answer.message), service))
+    if result["restarted"]:
+        restart(module, engine, service)
     if engine.waited is not None:
         result["waited"] = engine.waited
     return result

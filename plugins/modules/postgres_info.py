@@ -54,6 +54,17 @@ options:
       - Add each service's CA certificate (PEM) as RV(services[].ca_certificate). One more API call per service.
     type: bool
     default: false
+  include_credentials:
+    description:
+      - Keep the superuser password and connection string (RV(services[].password), RV(services[].connection_string))
+        in the results when the API gives them, which it does for one service read by O(id) or O(name) unless the
+        organization redacts credentials.
+      - With V(false) they are dropped from every service, so a verbose run (C(-v)) or a registered variable never
+        holds them.
+      - "A module cannot hide its own results from the output, so with V(true) set C(no_log: true) on the task and
+        take care where the registered variable goes."
+    type: bool
+    default: false
 notes:
   - Listing costs one API call. Services listed without O(id) or O(name) lack the fields the API only gives for
     one service (C(hostname), C(username), C(storage_size)); with O(id) or O(name) the module reads the full service.
@@ -82,6 +93,13 @@ EXAMPLES = r"""
     include_config: true
     include_ca_certificate: true
   register: orders
+
+- name: One service's superuser password and connection string (kept out of the output)
+  clickhouse.cloud.postgres_info:
+    name: orders
+    include_credentials: true
+  register: orders_credentials
+  no_log: true
 
 - name: Write the CA certificate for clients
   ansible.builtin.copy:
@@ -129,6 +147,18 @@ services:
       type: str
       returned: with O(id) or O(name)
       sample: orders-6d8d2e3e.67b4bc12-8582-45d0-8806-fe9b2e5a54e6.c0.us-east-1.aws.pg.clickhouse.cloud
+    password:
+      description:
+        - "B(Sensitive.) Superuser password. Set C(no_log: true) on a task that asks for it."
+      type: str
+      returned: with O(include_credentials=true), when the API gives it (O(id) or O(name), credentials not redacted)
+      sample: vV6cfEr2p_-TzkCDrZOx
+    connection_string:
+      description:
+        - B(Sensitive.) C(postgres://) URL embedding the password; same rules as RV(services[].password).
+      type: str
+      returned: with O(include_credentials=true), when the API gives it (O(id) or O(name), credentials not redacted)
+      sample: postgres://postgres:vV6cfEr2p_-TzkCDrZOx@orders-6d8d2e3e.c0.us-east-1.aws.pg.clickhouse.cloud:5432/postgres
     config:
       description: The settings set on the service (server defaults are not listed); values as the API gives them.
       type: dict
@@ -151,7 +181,7 @@ services:
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import matches
 from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceOps, check_tags
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import SERVICE, ServiceOps, check_tags
 
 ROLE_IS_PRIMARY = {"primary": True, "replica": False}
 
@@ -178,6 +208,8 @@ def matching_services(module):
         if p["name"] is not None:
             services = [ops.get(s["id"]) or s for s in services if s.get("name") == p["name"]]
     services = sorted((s for s in services if wanted(s, p, tags)), key=lambda s: (s.get("name") or "", s.get("id") or ""))
+    if not p["include_credentials"]:
+        services = [{k: v for k, v in s.items() if k not in SERVICE.secrets} for s in services]
     for service in services:
         if p["include_config"]:
             service["config"] = module.api.get_config(service["id"]).to_result()
@@ -196,6 +228,7 @@ def main():
             role=dict(type="str", default="all", choices=["all", "primary", "replica"]),
             include_config=dict(type="bool", default=False),
             include_ca_certificate=dict(type="bool", default=False),
+            include_credentials=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

@@ -86,10 +86,14 @@ options:
     description:
       - Postgres settings to create the service with, for example C(max_connections). Only used on creation;
         manage them later with M(clickhouse.cloud.postgres_config).
+      - Checked and sent as M(clickhouse.cloud.postgres_config) checks and sends its O(clickhouse.cloud.postgres_config#module:pg_config)
+        (the keys the API accepts, units, minimums, enum spellings such as an unquoted YAML V(on) for C(wal_compression)),
+        on every run; invalid settings fail the task before any request.
     type: dict
   pg_bouncer_config:
     description:
       - PgBouncer settings to create the service with. Only used on creation.
+      - Checked and sent as M(clickhouse.cloud.postgres_config) does (at most 64, text values, booleans as V(1) and V(0)).
     type: dict
   replica_of:
     description:
@@ -296,6 +300,7 @@ diff:
   sample: {"before": {"size": "r8gd.large"}, "after": {"size": "r8gd.xlarge"}}
 """
 
+from ansible_collections.clickhouse.cloud.plugins.module_utils._config import desired_sections
 from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import Resource
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule, wait_argument_spec
@@ -307,7 +312,6 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
     check_timestamp,
     retry_not_ready,
     settled_after_command,
-    stringify_map,
 )
 
 INHERITED = ("provider", "region", "postgres_version", "size", "ha_type")
@@ -375,8 +379,7 @@ def run(module):
     engine = Resource(module, SERVICE, ops)
     check_name(p["name"])
     p["tags"] = check_tags(p["tags"])
-    p["pg_config"] = stringify_map(p["pg_config"])
-    p["pg_bouncer_config"] = stringify_map(p["pg_bouncer_config"])
+    p.update(desired_sections(p["pg_config"], p["pg_bouncer_config"]))  # checked as postgres_config checks them
     current = engine.find(p["id"], p["name"])
     state = p["state"]
 

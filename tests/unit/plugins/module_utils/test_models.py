@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ClickHouseError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._models import (
+    Metrics,
     PostgresService,
     ServiceConfig,
     SlowQueryPatternDetail,
@@ -31,9 +33,31 @@ def test_service_is_tolerant_and_snake_cased():
     }
 
 
-@pytest.mark.parametrize("raw, expected", [("118", 118), (118.0, 118), ("n/a", None), (None, None)])
+@pytest.mark.parametrize("raw, expected", [
+    ("118", 118), (118.0, 118), ("n/a", None), (None, None), ("12.0", 12), (" 12.0 ", 12), ("12.5", None), ("1e400", None),
+    ("9007199254740993", 9007199254740993), ("-9223372036854775807", -9223372036854775807),  # beyond a double's 2**53
+])
 def test_numbers_as_strings(raw, expected):
     assert PostgresService.parse({"storageSize": raw}).storage_size == expected
+
+
+def test_null_config_sections_read_as_empty():
+    config = ServiceConfig.parse({"pgConfig": None, "pgBouncerConfig": None, "message": None})
+    assert config.to_result() == {"pg_config": {}, "pg_bouncer_config": {}}
+
+
+@pytest.mark.parametrize("model, answer, fragment", [
+    (PostgresService, {"id": "x", "tags": {"env": "prod"}}, "tags: Input should be a valid list"),
+    (PostgresService, {"id": "x", "tags": ["env"]}, "tags.0: Input should be a valid dictionary"),
+    (ServiceConfig, {"pgConfig": ["max_connections"]}, "pgConfig: Input should be a valid dictionary"),
+    (Metrics, {"metrics": [{"series": None}, {"series": 3}]}, "metrics.0.series: Input should be a valid list (and 1 more"),
+    (PostgresService, ["not", "an", "object"], "the answer: Input should be a valid dictionary"),
+])
+def test_malformed_answers_are_clickhouse_errors(model, answer, fragment):
+    with pytest.raises(ClickHouseError) as raised:
+        model.parse(answer)
+    assert raised.value.message.startswith("The API's answer was malformed: ") and fragment in raised.value.message
+    assert raised.value.failure()["malformed"]["model"] == model.__name__
 
 
 def test_empty_and_missing():

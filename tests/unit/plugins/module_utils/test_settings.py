@@ -79,6 +79,12 @@ def test_unreadable_server_values_compare_as_text():
     ({"max_connections": 0}, "max_connections: 0 is below the minimum of 1"),
     ({"max_connections": "abc"}, "is not an integer"),
     ({"max_connections": 2 ** 31}, "out of range"),
+    # strtod overflows to infinity (ERANGE): refused, not a traceback nor an infinite value
+    ({"max_connections": "1e400"}, "max_connections: '1e400' is out of range"),
+    ({"work_mem": "1e400kB"}, "work_mem: '1e400kB' is out of range"),
+    ({"work_mem": "1e308TB"}, "work_mem: '1e308TB' is out of range"),  # finite, but not once in kB
+    ({"random_page_cost": "1e400"}, "random_page_cost: '1e400' is out of range"),
+    ({"autovacuum_vacuum_cost_delay": "-1e400"}, "autovacuum_vacuum_cost_delay: '-1e400' is out of range"),
     ({"max_connections": True}, "max_connections must be an integer, got True"),
     ({"work_mem": "32kB"}, "below the minimum of 64kB"),
     ({"min_wal_size": "16MB"}, "below the minimum of 32768kB"),

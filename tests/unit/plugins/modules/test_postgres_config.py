@@ -5,8 +5,12 @@ restarts only when needed, bad input sends nothing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
+from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
 from ansible_collections.clickhouse.cloud.plugins.modules import postgres_config
 
 TUNED = {"max_connections": 150, "work_mem": "8MB", "wal_compression": False, "statement_timeout": "1min"}
@@ -116,3 +120,28 @@ def test_read_only_key_fails_without_change(run_module, args, emulator, writes):
                                               api_key_secret=emulator.readonly_key[1], pg_config={"work_mem": "9MB"}))
     assert result["failed"] and "HTTP 403" in result["msg"] and not result["changed"]
     assert writes() == [("PATCH", "config")]  # refused by the API
+
+
+@pytest.fixture(scope="module")
+def slow_start(emulator_class):
+    """An emulator whose services stay ``creating`` for the whole test."""
+    with emulator_class(no_postgres=True, rate_limit="off", provisioning_seconds=600) as emu:
+        yield emu
+
+
+@pytest.mark.parametrize("restart", ["if_required", "always"])
+def test_check_mode_predicts_no_restart_of_a_service_not_running_without_wait(run_module, slow_start, restart):
+    api = PostgresApi(Transport(slow_start.url, *slow_start.admin_key), slow_start.org_id)
+    service = api.create_service(name="unit creating %s" % restart, provider="aws", region="us-east-1", size="r8gd.large")
+    args = {"api_url": slow_start.url, "api_key_id": slow_start.admin_key[0], "api_key_secret": slow_start.admin_key[1],
+            "organization_id": slow_start.org_id, "id": service.id, "pg_config": {"max_connections": 300},
+            "restart": restart, "wait": False}
+
+    predicted = run_module(postgres_config, dict(args, _ansible_check_mode=True))
+    applied = run_module(postgres_config, args)
+    assert api.get_service(service.id).state == "creating"
+    assert predicted["changed"] and applied["changed"]
+    assert {k: predicted[k] for k in ("restarted", "restart_required")} == {"restarted": False, "restart_required": True}
+    assert {k: applied[k] for k in ("restarted", "restart_required")} == {"restarted": False, "restart_required": True}
+    assert "is creating, so it would not be restarted" in json.dumps(predicted["warnings"])
+    assert "is creating, so it was not restarted" in json.dumps(applied["warnings"])

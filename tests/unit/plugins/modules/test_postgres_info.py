@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
 import pytest
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
@@ -49,3 +53,54 @@ def test_one_service_with_extras(run_module, emu_args, fleet):
 
 def test_missing_id_is_an_empty_list(run_module, emu_args):
     assert run_module(postgres_info, dict(emu_args, id="00000000-0000-4000-8000-000000000000"))["services"] == []
+
+
+def test_credentials_only_when_asked(run_module, emu_args, fleet):
+    """The emulator, like an organisation that does not redact them, returns credentials with one service."""
+    for args in (dict(id=fleet["info a"]), dict(name="info a"), {}):
+        plain = run_module(postgres_info, dict(emu_args, **args))
+        assert plain["services"] and not any({"password", "connection_string"} & set(s) for s in plain["services"])
+    [service] = run_module(postgres_info, dict(emu_args, id=fleet["info a"], include_credentials=True))["services"]
+    assert service["password"] and service["password"] in service["connection_string"]
+
+
+@pytest.fixture
+def odd_api(dead_api):
+    """An API that answers every GET with ``odd_api.answer`` (HTTP 200)."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"result": server.answer, "requestId": "unit"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, dict(dead_api, api_url="http://127.0.0.1:%d" % server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("answer, args, fragment", [
+    ([{"id": "a", "name": "x", "tags": {"env": "prod"}}], {}, "tags: Input should be a valid list"),
+    ({"id": "a", "name": "x", "tags": ["env"]}, {"id": "a"}, "tags.0: Input should be a valid dictionary"),
+])
+def test_malformed_answer_fails_cleanly(run_module, odd_api, answer, args, fragment):
+    server, api_args = odd_api
+    server.answer = answer
+    result = run_module(postgres_info, dict(api_args, **args))
+    assert result["failed"] and result["msg"].startswith("The API's answer was malformed: ") and fragment in result["msg"]
+    assert "exception" not in result
+
+
+def test_null_config_section_reads_as_empty(run_module, odd_api):
+    server, api_args = odd_api
+    server.answer = {"id": "a", "name": "x", "pgConfig": {"work_mem": "8MB"}, "pgBouncerConfig": None}
+    [service] = run_module(postgres_info, dict(api_args, id="a", include_config=True))["services"]
+    assert service["config"] == {"pg_config": {"work_mem": "8MB"}, "pg_bouncer_config": {}}

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils import _module
-from ansible_collections.clickhouse.cloud.plugins.modules import postgres_service
+from ansible_collections.clickhouse.cloud.plugins.modules import postgres_config, postgres_service
 
 NEW = {"provider": "aws", "region": "us-east-1", "size": "r8gd.large"}
 
@@ -28,11 +28,24 @@ def emu_args(emu_args):
     ({"name": "x", "restore_from": "y"}, "restore_target"),
     ({"size": "r8gd.large"}, "one of the following is required: id, name"),
     ({"name": "x", "wait_timeout": 0}, "wait_timeout must be a positive number"),
+    ({"name": "x", "pg_config": {"max_conections": 5}, **NEW}, "unknown key 'max_conections' (did you mean 'max_connections'?)"),
+    ({"name": "x", "pg_config": {"wal_compression": "gzip"}, **NEW}, "wal_compression: 'gzip' must be one of off, on, lz4"),
+    ({"name": "x", "pg_bouncer_config": {"pool": {"nested": 1}}, **NEW}, "must be strings or numbers: pool"),
 ])
 def test_bad_input_fails_before_any_request(run_module, dead_api, args, text):
     result = run_module(postgres_service, dict(dead_api, **args))
     assert result["failed"] and text in result["msg"]
     assert "cannot connect" not in result["msg"]
+
+
+@pytest.mark.parametrize("settings", [
+    {"pg_config": {"work_mem": "8 MiB", "shared_buffers": "1GB", "max_connections": "1e400"}},
+    {"pg_bouncer_config": {"k%d" % i: 1 for i in range(65)}},
+])
+def test_settings_at_creation_fail_as_postgres_config_fails(run_module, dead_api, settings):
+    created = run_module(postgres_service, dict(dead_api, name="x", **dict(NEW, **settings)))
+    configured = run_module(postgres_config, dict(dead_api, name="x", **settings))
+    assert created["failed"] and created["msg"] == configured["msg"] and created["failure"] == configured["failure"]
 
 
 def test_missing_credentials_is_one_clear_line(run_module, monkeypatch):
@@ -110,6 +123,21 @@ def test_lifecycle_check_diff_idempotence(run_module, emu_args, writes):
     again = run_module(postgres_service, dict(emu_args, name="unit lifecycle", state="absent"))
     assert not again["changed"] and again["service"] is None
     assert [m for m, _p in writes()] == ["PATCH", "PATCH", "DELETE"]
+
+
+def test_settings_at_creation_are_sent_as_postgres_config_sends_them(run_module, emu_args, emulator):
+    from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
+    from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
+
+    # wal_compression: on in YAML is a boolean; the API refuses "true" for it (HTTP 400)
+    settings = {"pg_config": {"wal_compression": True, "default_transaction_isolation": "SERIALIZABLE", "work_mem": " 8MB "},
+                "pg_bouncer_config": {"server_reset_query_always": True, "default_pool_size": 16}}
+    created = run_module(postgres_service, dict(emu_args, name="unit created tuned", wait=False, **dict(NEW, **settings)))
+    assert created["changed"], created.get("msg")
+    api = PostgresApi(Transport(emulator.url, *emulator.admin_key), emulator.org_id)
+    assert api.get_config(created["service"]["id"]).to_result() == {
+        "pg_config": {"wal_compression": "on", "default_transaction_isolation": "serializable", "work_mem": "8MB"},
+        "pg_bouncer_config": {"server_reset_query_always": "1", "default_pool_size": "16"}}
 
 
 def test_ambiguous_name_lists_the_ids(run_module, emu_args, writes):
