@@ -66,7 +66,7 @@ class EmulatorProcess:
             flag = "--" + name.replace("_", "-")
             if value is True:
                 cmd.append(flag)
-            elif value not in (False, None):
+            elif value is not False and value is not None:  # 0 and 0.0 are values
                 cmd += [flag, str(value)]
         return cmd
 

@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+from chc_emulator.testing import EmulatorProcess
 from emutest import Api, needs_postgres, postgres_processes_under, wait_until
 
 
@@ -94,3 +95,11 @@ def test_no_postgres_exits_0_on_signal(spawn, sig):
     started = time.monotonic()
     assert emu.stop(sig) == 0
     assert time.monotonic() - started < 5
+
+
+def test_zero_valued_options_reach_the_command_line():
+    """0 and 0.0 are values (no provisioning delay), not 'leave the flag out' like False and None."""
+    cmd = EmulatorProcess(data_dir="/nonexistent", provisioning_seconds=0.0, rate_limit="off", no_postgres=False,
+                          seed=None).command()
+    assert cmd[cmd.index("--provisioning-seconds") + 1] == "0.0"
+    assert "--no-postgres" not in cmd and "--seed" not in cmd
