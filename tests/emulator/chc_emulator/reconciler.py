@@ -107,7 +107,15 @@ class Reconciler:
                 self._live.add(service_id)
             self._apply_changes(doc)
         if kind is not None:
-            self._mark(service_id, lambda d: d["transition"].update(backendDone=True))
+            # Only the transition this pass worked on: a delete that came in meanwhile still needs its pass.
+            started = (transition["kind"], transition["since"])
+
+            def done(d: dict) -> None:
+                current = d.get("transition")
+                if current and (current["kind"], current["since"]) == started:
+                    current["backendDone"] = True
+
+            self._mark(service_id, done)
 
     def _wait_ready(self, service_id: str) -> None:
         deadline = time.monotonic() + _READY_TIMEOUT

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from emutest import Api, emulator_fixture, needs_postgres, wait_until
+from emutest import Api, emulator_fixture, needs_postgres, postgres_processes_under, wait_until
 
 pytestmark = needs_postgres
 
@@ -96,6 +96,17 @@ def test_restart_only_setting_waits_for_the_restart(api):
     api.wait_state(svc["id"], "running", 60)
     assert value(cs, "SHOW max_connections") == "42"
     api.remove(svc["id"])
+
+
+@pytest.mark.parametrize("during", ["running", "restarting", "creating"])
+def test_delete_stops_the_server_and_removes_its_files(api, emu, during):
+    """Also when the delete lands while the server is still (re)starting: the delete must not be lost."""
+    svc = api.running(f"delete {during}") if during != "creating" else api.create(f"delete {during}")
+    if during == "restarting":
+        assert api.patch(f"/{svc['id']}/state", {"command": "restart"}).status_code == 200
+    files = emu.data_dir / "services" / svc["id"]
+    api.remove(svc["id"])
+    wait_until(lambda: not postgres_processes_under(files) and not files.exists(), 30, f"the server of {svc['id']} to go")
 
 
 def test_setting_unknown_to_postgres_15_is_stored_and_harmless(api, main):
