@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -171,6 +172,22 @@ def test_lifecycle_calls_are_idempotent(backend):
     assert not backend.data.service(service_id).root.exists()
     with pytest.raises(KeyError):
         backend.endpoint(service_id)
+
+
+def test_start_waits_out_a_port_held_for_a_moment(backend, messages):
+    """A just-stopped server's port can still be held briefly: the start waits, not fails (or drops settings)."""
+    service_id = fresh_service(backend, "busy-port")
+    backend.stop(service_id)
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", backend.endpoint(service_id).port))
+    holder.listen()
+    threading.Timer(1.0, holder.close).start()
+    backend.start(service_id)
+    assert backend.is_ready(service_id) and psql(url(backend, service_id), "SELECT 1").returncode == 0
+    assert any(service_id in m and "still in use" in m for m in messages)
+    assert not any(service_id in m and "did not start with the new pgConfig" in m for m in messages)
+    backend.destroy(service_id)
 
 
 # -- password and configuration ------------------------------------------------------------

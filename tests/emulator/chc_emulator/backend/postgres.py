@@ -59,6 +59,9 @@ _STOP_TIMEOUT = 60.0
 _KILL_TIMEOUT = 5.0
 _FOLLOW_INTERVAL = 2.0
 _POLL = 0.01
+_PORT_BUSY = "could not create any TCP/IP sockets"  # the FATAL line when the port's bind fails
+_PORT_BUSY_TIMEOUT = 10.0
+_PORT_BUSY_RETRY = 0.5
 
 _logger = logging.getLogger(__name__)
 
@@ -269,12 +272,26 @@ class PostgresBackend:
         self._log(f"service {service_id}: server ready on port {self._state(service_id).port} in {time.monotonic() - started:.2f}s")
 
     def _spawn(self, service_id: str, service: ServiceDir) -> None:
-        since = time.time()
-        popen = self._pg.spawn("postgres", "-D", str(service.pgdata), output=service.postmaster_out)
-        server = _Server(popen.pid, popen)
-        with self._registry:
-            self._servers[service_id] = server
-        self._wait_ready(service, server, since)
+        """Start the postmaster and wait until it is ready.
+
+        A port that is briefly still held (a just-stopped server's socket, another process
+        probing it) is waited out, as PostgreSQL's own hint says, rather than taken for
+        settings it cannot start with.
+        """
+        deadline = time.monotonic() + _PORT_BUSY_TIMEOUT
+        while True:
+            since = time.time()
+            popen = self._pg.spawn("postgres", "-D", str(service.pgdata), output=service.postmaster_out)
+            server = _Server(popen.pid, popen)
+            with self._registry:
+                self._servers[service_id] = server
+            try:
+                return self._wait_ready(service, server, since)
+            except _StartFailed as failure:
+                if _PORT_BUSY not in str(failure) or time.monotonic() > deadline:
+                    raise
+                self._log(f"service {service_id}: port {self._state(service_id).port} is still in use; starting again")
+                time.sleep(_PORT_BUSY_RETRY)
 
     def _wait_ready(self, service: ServiceDir, server: _Server, since: float) -> None:
         deadline = time.monotonic() + _START_TIMEOUT
