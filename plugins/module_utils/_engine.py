@@ -62,6 +62,14 @@ class ResourceSpec:
         self.create_defaults = dict(create_defaults or {})  # what the server fills in, for check mode
         self.partial_keys = tuple(partial_keys)  # missing from list items: fetch the full object
 
+    def but(self, **changes):
+        """This spec with some constructor arguments changed, e.g. ``partial_keys=()``."""
+        args = dict(kind=self.kind, result_key=self.result_key, fields=self.fields, secrets=self.secrets,
+                    ready_state=self.ready_state, created_state=self.created_state,
+                    create_defaults=self.create_defaults, partial_keys=self.partial_keys)
+        args.update(changes)
+        return ResourceSpec(**args)
+
     def field(self, name):
         for f in self.fields:
             if f.name == name:

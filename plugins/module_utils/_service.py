@@ -11,13 +11,13 @@ Shared by postgres_service, postgres_info and anything else that finds services.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import re
 import time
 
 from ._engine import CREATE_ONLY, IMMUTABLE, Field, Resource, ResourceSpec
 from ._errors import ApiError, InputError
+from ._module import ClickHouseModule
 
 SERVICE = ResourceSpec(
     kind="Postgres service",
@@ -40,8 +40,7 @@ SERVICE = ResourceSpec(
 
 # For tasks that need only a service's id, name, state and version (all in the list items):
 # finding one by name then costs one call, not a list plus a GET.
-SERVICE_SUMMARY = copy.copy(SERVICE)
-SERVICE_SUMMARY.partial_keys = ()
+SERVICE_SUMMARY = SERVICE.but(partial_keys=())
 
 TAG_PATTERN = re.compile(r"^[a-zA-Z0-9._-]+$")
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -145,24 +144,33 @@ class ServiceOps:
         return lambda service_id: self.api.set_state(service_id, command).to_result()
 
 
-def service_argument_spec():
-    """The options of the clickhouse.cloud.service doc fragment: one existing service by id or name."""
-    return dict(id=dict(type="str"), name=dict(type="str"))
+class ServiceModule(ClickHouseModule):
+    """A module that works on one existing service, named by ``id`` or ``name``.
 
+    Its options are those of the clickhouse.cloud.service doc fragment plus ``argument_spec``;
+    ``service_required=False`` lets a module work on the whole organization when neither is
+    given. Every such module only reads before its writes, so check mode is always supported.
+    """
 
-def summary_engine(module):
-    """An engine for a task on one existing service that needs only its summary (see SERVICE_SUMMARY)."""
-    return Resource(module, SERVICE_SUMMARY, ServiceOps(module.api))
+    def __init__(self, argument_spec, service_required=True, **kwargs):
+        spec = dict(id=dict(type="str"), name=dict(type="str"))
+        spec.update(argument_spec)
+        if service_required:
+            kwargs["required_one_of"] = list(kwargs.get("required_one_of", ())) + [("id", "name")]
+        super().__init__(argument_spec=spec, supports_check_mode=True, **kwargs)
 
+    def find_service(self):
+        """The service the task names, with one API call (SERVICE_SUMMARY); InputError when there is none.
 
-def require_service(engine):
-    """The service the task's ``id`` or ``name`` names; InputError when there is none."""
-    p = engine.module.params
-    found = engine.find(p["id"], p["name"])
-    if found is None:
-        raise InputError("No Postgres service %s in organization %s." % (
-            "with id %s" % p["id"] if p["id"] else "named %r" % p["name"], p["organization_id"]))
-    return found
+        ``self.engine`` is then the engine that writes to and waits for it.
+        """
+        engine = Resource(self, SERVICE_SUMMARY, ServiceOps(self.api))
+        found = engine.find(self.params["id"], self.params["name"])
+        if found is None:
+            raise InputError("No Postgres service %s in organization %s." % (
+                "with id %s" % self.params["id"] if self.params["id"] else "named %r" % self.params["name"],
+                self.params["organization_id"]))
+        return found
 
 
 def settled_after_command(command):

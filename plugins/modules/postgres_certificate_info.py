@@ -85,8 +85,7 @@ import tempfile
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ClickHouseError, InputError
-from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import require_service, service_argument_spec, summary_engine
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule
 
 DEFAULT_MODE = "0600"
 
@@ -140,7 +139,7 @@ def save(module, dest, pem_text):
 
 def run(module):
     p = module.params
-    service = require_service(summary_engine(module))
+    service = module.find_service()
     pem = module.api.get_ca_certificates(service["id"]) or ""
     result = {"changed": False, "certificate": pem}
     if p["dest"]:
@@ -155,12 +154,7 @@ def run(module):
 
 
 def main():
-    module = ClickHouseModule(
-        argument_spec=dict(service_argument_spec(), dest=dict(type="path")),
-        required_one_of=[("id", "name")],
-        add_file_common_args=True,
-        supports_check_mode=True,
-    )
+    module = ServiceModule(argument_spec=dict(dest=dict(type="path")), add_file_common_args=True)
     module.run(lambda: run(module))
 
 

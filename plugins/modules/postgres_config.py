@@ -206,13 +206,8 @@ diff:
 """
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._config import ConfigPlan, desired_sections
-from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule, wait_argument_spec
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
-    require_service,
-    service_argument_spec,
-    settled_after_command,
-    summary_engine,
-)
+from ansible_collections.clickhouse.cloud.plugins.module_utils._module import wait_argument_spec
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule, settled_after_command
 
 
 def send(module, service_id, plan, replace):
@@ -250,8 +245,8 @@ def restart(module, engine, service):
 def run(module):
     p = module.params
     desired = desired_sections(p["pg_config"], p["pg_bouncer_config"])
-    engine = summary_engine(module)
-    service = require_service(engine)
+    service = module.find_service()
+    engine = module.engine
     version = service.get("postgres_version")
     plan = ConfigPlan(module.api.get_config(service["id"]).to_result(), desired, replace=p["mode"] == "replace")
     restart_keys = plan.restart_keys(version)
@@ -279,15 +274,14 @@ def run(module):
 
 
 def main():
-    spec = service_argument_spec()
-    spec.update(
+    spec = dict(
         pg_config=dict(type="dict"),
         pg_bouncer_config=dict(type="dict"),
         mode=dict(type="str", default="merge", choices=["merge", "replace"]),
         restart=dict(type="str", default="never", choices=["never", "if_required", "always"]),
     )
     spec.update(wait_argument_spec(default_timeout=600))
-    module = ClickHouseModule(argument_spec=spec, required_one_of=[("id", "name")], supports_check_mode=True)
+    module = ServiceModule(argument_spec=spec)
     module.run(lambda: run(module))
 
 

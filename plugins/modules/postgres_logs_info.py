@@ -100,8 +100,7 @@ window:
   sample: {"from": "2026-03-31T17:17:37Z", "to": "2026-03-31T18:17:37Z"}
 """
 
-from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import require_service, service_argument_spec, summary_engine
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule
 from ansible_collections.clickhouse.cloud.plugins.module_utils._windows import check_paging, window, window_argument_spec
 
 PAGE_SIZE = 2000  # the API's largest limit
@@ -112,7 +111,7 @@ def run(module):
     p = module.params
     check_paging(p["limit"], p["offset"])
     span = window(p["from"], p["to"], max_days=MAX_DAYS)
-    service = require_service(summary_engine(module))
+    service = module.find_service()
     entries = module.api.iter_logs(service["id"], span["from"], span["to"], page_size=PAGE_SIZE, max_entries=p["limit"],
                                    offset=p["offset"], severity=p["severity"], body_contains=p["body_contains"] or None,
                                    sort_order=p["sort_order"])
@@ -120,9 +119,8 @@ def run(module):
 
 
 def main():
-    module = ClickHouseModule(
+    module = ServiceModule(
         argument_spec={
-            **service_argument_spec(),
             **window_argument_spec("1h"),
             "severity": dict(type="str", choices=["DEBUG", "LOG", "INFO", "NOTICE", "WARNING", "ERROR", "FATAL", "PANIC"]),
             "body_contains": dict(type="str"),
@@ -130,8 +128,6 @@ def main():
             "limit": dict(type="int", default=100),
             "offset": dict(type="int", default=0),
         },
-        required_one_of=[("id", "name")],
-        supports_check_mode=True,
     )
     module.run(lambda: run(module))
 

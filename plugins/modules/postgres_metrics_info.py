@@ -95,8 +95,7 @@ window:
 """
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
-from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import require_service, service_argument_spec, summary_engine
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule
 from ansible_collections.clickhouse.cloud.plugins.module_utils._windows import window, window_argument_spec
 
 
@@ -118,21 +117,18 @@ def run(module):
     if p["bucket_size"] is not None and p["bucket_size"] < 1:
         raise InputError("bucket_size must be at least 1 second, got %d" % p["bucket_size"])
     span = window(p["from"], p["to"])
-    service = require_service(summary_engine(module))
+    service = module.find_service()
     metrics = module.api.get_metrics(service["id"], span["from"], span["to"], bucket_size_seconds=p["bucket_size"])
     return {"changed": False, "window": span, "metrics": in_order(metrics.to_result().get("metrics") or [], p["keys"])}
 
 
 def main():
-    module = ClickHouseModule(
+    module = ServiceModule(
         argument_spec={
-            **service_argument_spec(),
             **window_argument_spec("1h"),
             "bucket_size": dict(type="int"),
             "keys": dict(type="list", elements="str", no_log=False),
         },
-        required_one_of=[("id", "name")],
-        supports_check_mode=True,
     )
     module.run(lambda: run(module))
 

@@ -123,8 +123,7 @@ service:
 import re
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
-from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import require_service, service_argument_spec, summary_engine
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule
 
 RULES = ((re.compile(r"[a-z]"), "a lowercase letter"), (re.compile(r"[A-Z]"), "an uppercase letter"),
          (re.compile(r"[0-9]"), "a digit"))
@@ -147,26 +146,22 @@ def run(module):
                          "return_password: true (with no_log: true on the task) to keep it, or give password.")
     if not generated:
         check_password(p["password"])
-    engine = summary_engine(module)
-    service = require_service(engine)
+    service = module.find_service()
     result = {"changed": True, "generated": generated, "service": {"id": service["id"], "name": service.get("name")}}
     if module.check_mode:
         return result
-    new = engine.write(module.api.set_password, service["id"], p["password"])
+    new = module.engine.write(module.api.set_password, service["id"], p["password"])
     if generated:
         result["password"] = new
     return result
 
 
 def main():
-    module = ClickHouseModule(
+    module = ServiceModule(
         argument_spec=dict(
-            service_argument_spec(),
             password=dict(type="str", no_log=True),
             return_password=dict(type="bool", default=False, no_log=False),
         ),
-        required_one_of=[("id", "name")],
-        supports_check_mode=True,
     )
     module.run(lambda: run(module))
 

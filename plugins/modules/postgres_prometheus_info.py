@@ -114,9 +114,8 @@ text:
 """
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ClickHouseError
-from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
 from ansible_collections.clickhouse.cloud.plugins.module_utils._prometheus import ExpositionError, parse
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import require_service, service_argument_spec, summary_engine
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule
 
 
 def exposition(module):
@@ -125,8 +124,7 @@ def exposition(module):
         return module.api.get_prometheus(p["id"])  # an unknown ID fails with the API's 404
     if p["name"] is None:
         return module.api.get_org_prometheus()
-    service = require_service(summary_engine(module))
-    return module.api.get_prometheus(service["id"])
+    return module.api.get_prometheus(module.find_service()["id"])
 
 
 def run(module):
@@ -146,13 +144,12 @@ def run(module):
 
 
 def main():
-    module = ClickHouseModule(
+    module = ServiceModule(
         argument_spec=dict(
-            service_argument_spec(),
             metric_names=dict(type="list", elements="str"),
             include_text=dict(type="bool", default=False),
         ),
-        supports_check_mode=True,
+        service_required=False,
     )
     module.run(lambda: run(module))
 

@@ -236,8 +236,7 @@ window:
 import re
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ApiError, InputError
-from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import require_service, service_argument_spec, summary_engine
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule
 from ansible_collections.clickhouse.cloud.plugins.module_utils._windows import check_paging, window, window_argument_spec
 
 # sort_by -> the result field it sorts on
@@ -308,7 +307,7 @@ def run(module):
         check_query_id(p["query_id"])
     else:
         span = window(p["from"], p["to"])
-    service = require_service(summary_engine(module))
+    service = module.find_service()
     if p["query_id"] is not None:
         return one_pattern(module, service["id"])
     patterns = module.api.iter_slow_query_patterns(
@@ -319,9 +318,8 @@ def run(module):
 
 
 def main():
-    module = ClickHouseModule(
+    module = ServiceModule(
         argument_spec={
-            **service_argument_spec(),
             **window_argument_spec("24h"),
             "sort_by": dict(type="str", default="total_duration", choices=list(SORT_FIELDS)),
             "sort_order": dict(type="str", default="desc", choices=["asc", "desc"]),
@@ -333,9 +331,7 @@ def main():
             "offset": dict(type="int", default=0),
             "query_id": dict(type="str"),
         },
-        required_one_of=[("id", "name")],
         required_by={"query_id": ("db_name", "db_user", "db_operation")},
-        supports_check_mode=True,
     )
     module.run(lambda: run(module))
 
