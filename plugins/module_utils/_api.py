@@ -32,8 +32,8 @@ except ImportError:  # pydantic missing: the module reports it before any call
 
 
 def _body(**fields):
-    """Request body from keyword arguments: camelCase keys, unset (None) ones left out."""
-    return {camel(k): v for k, v in fields.items() if v is not None}
+    """Request body from keyword arguments: camelCase keys, unset (None) ones left out, ``tags`` as the API's list."""
+    return {camel(k): tags_to_api(v) if k == "tags" else v for k, v in fields.items() if v is not None}
 
 
 def _same(a, b):
@@ -97,25 +97,25 @@ class PostgresApi:
     def create_service(self, name, provider, region, size, postgres_version=None, ha_type=None, tags=None,
                        pg_config=None, pg_bouncer_config=None):
         body = _body(name=name, provider=provider, region=region, size=size, postgres_version=postgres_version,
-                     ha_type=ha_type, tags=None if tags is None else tags_to_api(tags),
+                     ha_type=ha_type, tags=tags,
                      pg_config=pg_config or None, pg_bouncer_config=pg_bouncer_config or None)
         return PostgresService.parse(self._call("POST", self._path(), body, reconcile=self._named_after_loss(name, "create")))
 
     def create_read_replica(self, primary_id, name, tags=None, pg_config=None, pg_bouncer_config=None):
-        body = _body(name=name, tags=None if tags is None else tags_to_api(tags),
+        body = _body(name=name, tags=tags,
                      pg_config=pg_config or None, pg_bouncer_config=pg_bouncer_config or None)
         return PostgresService.parse(self._call("POST", self._path(primary_id, "readReplica"), body,
                                                 reconcile=self._named_after_loss(name, "read replica creation")))
 
     def restore_service(self, source_id, name, restore_target, tags=None, pg_config=None, pg_bouncer_config=None):
-        body = _body(name=name, restore_target=restore_target, tags=None if tags is None else tags_to_api(tags),
+        body = _body(name=name, restore_target=restore_target, tags=tags,
                      pg_config=pg_config or None, pg_bouncer_config=pg_bouncer_config or None)
         return PostgresService.parse(self._call("POST", self._path(source_id, "restoredService"), body,
                                                 reconcile=self._named_after_loss(name, "restore")))
 
     def patch_service(self, service_id, name=None, size=None, ha_type=None, tags=None):
         """PATCH; ``tags`` is the complete list, because the API replaces it wholesale."""
-        body = _body(name=name, size=size, ha_type=ha_type, tags=None if tags is None else tags_to_api(tags))
+        body = _body(name=name, size=size, ha_type=ha_type, tags=tags)
 
         def reconcile():
             # Changes are queued, so a re-read may still show old values; resending the
@@ -180,15 +180,16 @@ class PostgresApi:
 
     def replace_config(self, service_id, pg_config, pg_bouncer_config):
         """POST: both maps replace what is set (``{}`` clears a section)."""
-        body = {"pgConfig": dict(pg_config or {}), "pgBouncerConfig": dict(pg_bouncer_config or {})}
-        return ServiceConfig.parse(self._call("POST", self._path(service_id, "config"), body,
-                                              reconcile=self._config_reconcile(service_id, pg_config, pg_bouncer_config, True)))
+        return self._write_config("POST", service_id, pg_config, pg_bouncer_config)
 
     def patch_config(self, service_id, pg_config=None, pg_bouncer_config=None):
         """PATCH: listed keys are set, others kept; both sections are always sent."""
+        return self._write_config("PATCH", service_id, pg_config, pg_bouncer_config)
+
+    def _write_config(self, method, service_id, pg_config, pg_bouncer_config):
         body = {"pgConfig": dict(pg_config or {}), "pgBouncerConfig": dict(pg_bouncer_config or {})}
-        return ServiceConfig.parse(self._call("PATCH", self._path(service_id, "config"), body,
-                                              reconcile=self._config_reconcile(service_id, pg_config, pg_bouncer_config, False)))
+        reconcile = self._config_reconcile(service_id, pg_config, pg_bouncer_config, replace=method == "POST")
+        return ServiceConfig.parse(self._call(method, self._path(service_id, "config"), body, reconcile=reconcile))
 
     # -- read-only extras ---------------------------------------------------
 

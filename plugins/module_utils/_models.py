@@ -230,8 +230,11 @@ if HAS_PYDANTIC:
     class Metrics(ApiModel):
         metrics: List[Metric] = []
 
-    class SlowQueryPattern(ApiModel):
-        """One normalised statement; ``query_id`` is a signed 64-bit hash kept as text."""
+    class _Statement(ApiModel):
+        """What patterns and executions share: the statement and who ran it.
+
+        ``query_id`` is a signed 64-bit hash kept as text: through a float it would change.
+        """
 
         query_id: Optional[str] = None
         query_text: Optional[str] = None
@@ -239,6 +242,10 @@ if HAS_PYDANTIC:
         db_user: Optional[str] = None
         db_operation: Optional[str] = None
         app: Optional[str] = None
+
+    class SlowQueryPattern(_Statement):
+        """One normalised statement with its totals."""
+
         call_count: Int = None
         error_count: Int = None
         total_duration_us: Int = None
@@ -253,16 +260,10 @@ if HAS_PYDANTIC:
         total_cpu_time_us: Int = None
         total_wal_bytes: Int = None
 
-    class QueryExecution(ApiModel):
+    class QueryExecution(_Statement):
         """One execution; the many counters not named here pass through as extras."""
 
         timestamp: Optional[str] = None
-        query_id: Optional[str] = None
-        db_name: Optional[str] = None
-        db_user: Optional[str] = None
-        db_operation: Optional[str] = None
-        app: Optional[str] = None
-        query_text: Optional[str] = None
         pid: Optional[str] = None
         duration_us: Int = None
         rows: Int = None
