@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import shutil
 import threading
 from pathlib import Path
 
@@ -38,20 +40,48 @@ class Settings:
     server_host: str = "localhost"  # what clients are told to connect to
 
 
+class StartError(RuntimeError):
+    """The emulator cannot start; the message is the whole story (no traceback needed)."""
+
+
+def servers_link(data_dir: Path) -> Path:
+    """Where the PostgreSQL servers of data_dir are: that directory, or a symlink to theirs (layout.server_root)."""
+    return data_dir / "postgres"
+
+
 def make_backend(settings: Settings):
     if not settings.postgres:
         from .backend.null import NullBackend
 
         return NullBackend(settings.data_dir / "null")
+    from .backend import layout
+    from .backend.pgexec import PgExec
     from .backend.postgres import PostgresBackend
 
-    return PostgresBackend(settings.data_dir / "postgres", host=settings.server_host)
+    user = PgExec()
+    try:
+        root = layout.server_root(servers_link(settings.data_dir), user)
+    except (layout.ServerRootError, OSError) as exc:
+        raise StartError(str(exc)) from None
+    finally:
+        user.close()
+    return PostgresBackend(root, host=settings.server_host)
+
+
+def remove_data_dir(data_dir: Path) -> None:
+    """Remove a (stopped) emulator's data dir, with the servers' directory wherever it is."""
+    from .backend import layout
+
+    layout.remove_server_root(servers_link(data_dir.absolute()))
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 class Emulator:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.org_id = settings.org_id
+        if settings.data_dir.exists() and not settings.data_dir.is_dir():
+            raise StartError(f"--data-dir {settings.data_dir} is not a directory")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.keys = {key.key_id: key for key in settings.keys}
         self.request_log = RequestLog(settings.data_dir / "requests.jsonl")
@@ -65,6 +95,8 @@ class Emulator:
         self.insights = Insights(self.store, self.backend)
         self.telemetry = Telemetry(self.store, self.backend, org_id=settings.org_id, sample_interval=settings.sample_seconds)
         self.server: ApiServer | None = None
+        self._running = contextlib.ExitStack()  # how to stop what start() got going, in reverse
+        self._serving = False
         self._stopped = threading.Event()
 
     def organization(self) -> dict:
@@ -77,11 +109,22 @@ class Emulator:
         }
 
     def start(self) -> None:
-        """Prepare the backend, bring back the servers of stored services, open the port."""
+        """Open the port, prepare the backend, bring back the servers of stored services.
+
+        The port comes first: a port that is taken fails the start before any server runs.
+        """
+        address = (self.settings.host, self.settings.port)
+        try:
+            self.server = ApiServer(address, self)
+        except OSError as exc:
+            raise StartError(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}") from None
+        self._running.callback(self.server.server_close)
+        self._running.callback(self.backend.shutdown)
         self.backend.prepare()
         self.reconciler.start()
+        self._running.callback(self.reconciler.stop)
         self.sampler.start()
-        self.server = ApiServer((self.settings.host, self.settings.port), self)
+        self._running.callback(self.sampler.stop)
 
     @property
     def port(self) -> int:
@@ -90,17 +133,15 @@ class Emulator:
 
     def serve_forever(self) -> None:
         assert self.server is not None
+        self._serving = True
         self.server.serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
-        """Stop serving, then stop every PostgreSQL server this process started."""
+        """Stop serving, then stop every PostgreSQL server this process started (also after a failed start)."""
         if self._stopped.is_set():
             return
         self._stopped.set()
-        if self.server is not None:
+        if self._serving:
             self.server.shutdown()
-            self.server.server_close()
-        self.sampler.stop()
-        self.reconciler.stop()
-        self.backend.shutdown()
+        self._running.close()
         self.store.close()

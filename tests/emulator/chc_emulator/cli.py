@@ -114,15 +114,38 @@ def _banner(emulator: Emulator) -> str:
     )
 
 
+def _started(settings: Settings) -> Emulator | None:
+    """A started emulator, or None after one line saying why it cannot start (and nothing left running)."""
+    log = logging.getLogger("chc_emulator")
+    emulator = None
+    try:
+        emulator = Emulator(settings)
+        emulator.start()
+        return emulator
+    except KeyboardInterrupt:
+        log.error("cannot start: interrupted")
+    except Exception as exc:  # whatever it is, the user gets one clear line, not a traceback
+        log.error("cannot start: %s", _reason(exc))
+        log.debug("cannot start", exc_info=True)
+    if emulator is not None:
+        try:
+            emulator.stop()
+        except Exception as exc:
+            log.error("while stopping after the failed start: %s", _reason(exc))
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    emulator = Emulator(settings_from(args))
-    try:
-        emulator.start()
-    except Exception as exc:  # one clear line, and no servers left behind
-        logging.getLogger("chc_emulator").error("cannot start: %s", exc)
-        emulator.stop()
+    emulator = _started(settings_from(args))
+    if emulator is None:
         return 1
 
     def stop(signum, _frame) -> None:

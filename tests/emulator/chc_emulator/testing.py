@@ -1,9 +1,10 @@
 """Run an emulator in a child process for tests: `with EmulatorProcess(...) as emu: ...`.
 
 Keyword arguments become CLI flags (`provisioning_seconds=1` -> `--provisioning-seconds 1`,
-`no_postgres=True` -> `--no-postgres`).  The data directory is made under /tmp with mode
-0755 because, when tests run as root, PostgreSQL runs as the `postgres` user and must be
-able to reach it.
+`no_postgres=True` -> `--no-postgres`).  The data directory it makes is under /tmp with
+mode 0755, so when tests run as root the servers (run as `postgres`) live inside it; a data
+directory the `postgres` user cannot reach works too (the servers then live under /var/tmp,
+see backend/layout.py).
 
 The emulator gets SIGTERM when the thread that started it exits, so a test process that
 dies without its teardown (ansible-test runs every unit test in a forked child that leaves
@@ -15,7 +16,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +27,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from .app import remove_data_dir
 from .backend.pgexec import die_with_parent
 
 ADMIN_KEY = ("test-admin", "test-admin-secret")
@@ -71,6 +72,7 @@ class EmulatorProcess:
         return cmd
 
     def start(self) -> EmulatorProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "emulator.log").open("ab")
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -119,7 +121,7 @@ class EmulatorProcess:
         """Stop it and remove the data directory it made (kept with CHC_KEEP_EMULATOR_DATA=1)."""
         self.stop()
         if self._owns_dir and not os.environ.get("CHC_KEEP_EMULATOR_DATA"):
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+            remove_data_dir(self.data_dir)
 
     # --- what tests look at -------------------------------------------------------------
 

@@ -8,6 +8,17 @@
 
 A service directory appears atomically (built as services/.<id>.new, then renamed), so a
 crash in the middle of provisioning never leaves a half-made service behind.
+
+The server's user (`postgres` when we are root) must be able to reach <data_dir>.  When it
+cannot (the emulator's data dir is under a 0700 directory such as /root or a `mktemp -d`),
+`server_root` puts the servers in a private directory of that user instead and leaves a
+symlink to it where <data_dir> was expected:
+
+    <emulator data dir>/postgres -> /var/tmp/chc-emulator-XXXXXXXX/   (the server's user, 0700)
+    /var/tmp/chc-emulator-XXXXXXXX/LINKED-FROM                          which symlink it belongs to
+
+Nobody's parent directories are ever chmodded.  The symlink is what survives a restart, so
+the same servers come back; `remove_server_root` removes both.
 """
 
 from __future__ import annotations
@@ -17,6 +28,10 @@ import json
 import os
 import pathlib
 import re
+import shutil
+import stat
+import tempfile
+from typing import Protocol
 
 _SERVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -83,3 +98,98 @@ class DataDir:
         if not self.services.is_dir():
             return []
         return [ServiceDir(p) for p in sorted(self.services.iterdir()) if not p.name.startswith(".")]
+
+
+# Where a relocated server root goes: the first of these the server's user can reach.
+# /var/tmp before /tmp because fewer systems clear it at boot.
+RELOCATION_PARENTS = (pathlib.Path("/var/tmp"), pathlib.Path("/tmp"))
+_LINKED_FROM = "LINKED-FROM"
+
+
+class ServerRootError(RuntimeError):
+    """The servers' directory cannot be used; the message says why and what to do."""
+
+
+class ServerUser(Protocol):
+    """What server_root needs to know about the user the servers run as (a PgExec)."""
+
+    uid: int
+    gid: int
+
+    def can_reach(self, directory: pathlib.Path) -> bool: ...
+
+
+def server_root(link: pathlib.Path, user: ServerUser) -> pathlib.Path:
+    """The directory to hand PostgresBackend for the servers that belong at `link`.
+
+    That is `link` itself when `user` can reach it, else the private directory `link` is
+    (made) a symlink to.  Only directories the emulator made are created or changed.
+    """
+    link = link.absolute()
+    if link.is_symlink():
+        return _linked_root(link, user)
+    if link.is_dir():
+        if user.can_reach(link):
+            return link
+        if any(link.iterdir()):
+            raise ServerRootError(
+                f"{link} holds PostgreSQL servers, but their user (uid {user.uid}) cannot reach it any more: "
+                "give every parent directory search permission for that user again, or start with a new --data-dir"
+            )
+        link.rmdir()  # an empty one we may have made; the symlink takes its place
+    elif user.can_reach(link.parent):
+        link.mkdir()
+        link.chmod(0o755)  # ours: not left to the umask, the servers' user must enter it
+        return link
+    target = _new_private_root(user)
+    (target / _LINKED_FROM).write_text(f"{link}\n")
+    link.symlink_to(target, target_is_directory=True)
+    return target
+
+
+def _new_private_root(user: ServerUser) -> pathlib.Path:
+    for parent in RELOCATION_PARENTS:
+        if parent.is_dir() and user.can_reach(parent):
+            target = pathlib.Path(tempfile.mkdtemp(prefix="chc-emulator-", dir=parent))  # 0700, a fresh name
+            os.chown(target, user.uid, user.gid)
+            return target
+    raise ServerRootError(f"none of {', '.join(map(str, RELOCATION_PARENTS))} is reachable by the PostgreSQL user (uid {user.uid})")
+
+
+def _linked_root(link: pathlib.Path, user: ServerUser) -> pathlib.Path:
+    """The target of a symlink server_root made, checked to be the private directory it made."""
+    target = pathlib.Path(os.readlink(link))
+    try:
+        info = target.lstat()
+    except OSError as exc:
+        raise ServerRootError(
+            f"{link} links to {target}, which is gone ({exc.strerror}): the servers of this data dir are lost; start with a new --data-dir"
+        ) from None
+    if not target.is_absolute() or not stat.S_ISDIR(info.st_mode) or info.st_uid != user.uid or info.st_mode & 0o077:
+        raise ServerRootError(f"{link} links to {target}, which is not a 0700 directory of uid {user.uid}: not using it")
+    linked_from = _linked_from(target)
+    if linked_from != link:
+        raise ServerRootError(
+            f"{target} holds the servers of {linked_from}, not of {link} (a copied data dir?): two emulators must not share servers; "
+            f"start with a new --data-dir, or if it was moved here, write {link} into {target / _LINKED_FROM}"
+        )
+    return target
+
+
+def _linked_from(target: pathlib.Path) -> pathlib.Path | None:
+    """The symlink a private server root was made for, per its LINKED-FROM file."""
+    try:
+        return pathlib.Path((target / _LINKED_FROM).read_text().strip())
+    except OSError:
+        return None
+
+
+def remove_server_root(link: pathlib.Path) -> None:
+    """Remove the servers' directory at link, and the private directory it links to, if it does."""
+    if link.is_symlink():
+        target = pathlib.Path(os.readlink(link))
+        if _linked_from(target) == link.absolute():  # only the directory server_root made for this link
+            shutil.rmtree(target, ignore_errors=True)
+        link.unlink()
+    else:
+        shutil.rmtree(link, ignore_errors=True)
