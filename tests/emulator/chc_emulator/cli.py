@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ from .control import Timings
 from .http_api import ApiKey
 
 _DEFAULTS = Settings()
+KEYS_ENV = "CHC_EMULATOR_KEYS"  # keys out of the command line, which every local user can read (ps)
 
 
 def _key(text: str) -> ApiKey:
@@ -46,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--org-id", default=_DEFAULTS.org_id, help="the organisation's id (default %(default)s)")
     p.add_argument(
         "--key", dest="keys", type=_key, action="append",
-        help="API key ID:SECRET[:admin|developer]; repeatable (default demo-key:demo-secret:admin)",
+        help=f"API key ID:SECRET[:admin|developer]; repeatable; more in ${KEYS_ENV}, space-separated (default demo-key:demo-secret:admin)",
     )
     p.add_argument("--provisioning-seconds", type=float, default=Timings.provisioning, help="creating -> running (default %(default)s)")
     p.add_argument("--update-seconds", type=float, default=Timings.update, help="delay before a size/haType change shows (default %(default)s)")
@@ -97,8 +99,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def _banner(emulator: Emulator) -> str:
+    """What a developer needs to connect, except the secrets: the banner ends up in logs."""
     s = emulator.settings
-    keys = "\n".join(f"  key         {k.key_id}:{k.secret} ({k.role})" for k in s.keys)
+    keys = "\n".join(f"  key         {k.key_id} ({k.role})" for k in s.keys)
     limit = f"{s.rate_limit[0]} requests / {s.rate_limit[1]:g} s per key" if s.rate_limit else "off"
     fault_text = ", ".join(f"{k}={v}" for k, v in s.fault_rates.items()) or "none"
     return (
@@ -110,7 +113,7 @@ def _banner(emulator: Emulator) -> str:
         f"  credentials {'redacted' if s.redact_credentials else 'returned by GET'}\n"
         f"  timings     provisioning {s.timings.provisioning:g}s, update {s.timings.update:g}s, restart {s.timings.restart:g}s, "
         f"deletion {s.timings.deletion:g}s, first backup {s.timings.first_backup:g}s\n"
-        f"Try: curl -s --user {s.keys[0].key_id}:{s.keys[0].secret} http://{s.host}:{emulator.port}/v1/organizations/{s.org_id}/postgres"
+        f"Try: curl -s --user {s.keys[0].key_id} http://{s.host}:{emulator.port}/v1/organizations/{s.org_id}/postgres  (curl asks for the secret)"
     )
 
 
@@ -141,8 +144,19 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options, with the keys of $CHC_EMULATOR_KEYS after those of --key."""
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        args.keys = (args.keys or []) + [_key(text) for text in os.environ.get(KEYS_ENV, "").split()]
+    except argparse.ArgumentTypeError as exc:
+        p.error(f"${KEYS_ENV}: {exc}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     emulator = _started(settings_from(args))
     if emulator is None:

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from chc_emulator.app import remove_data_dir
@@ -106,3 +107,42 @@ def test_a_taken_port_fails_in_one_line_before_any_server_starts(tmp_path):
     finally:
         remove_data_dir(tmp_path / "data")
 
+
+
+def test_the_banner_names_keys_and_roles_but_no_secret(spawn):
+    emu = spawn()
+    banner = emu.log_text()
+    assert f"{emu.admin_key[0]} (admin)" in banner and f"{emu.readonly_key[0]} (developer)" in banner
+    for _, secret in (emu.admin_key, emu.readonly_key):
+        assert secret not in banner
+
+
+def test_keys_from_the_environment_work_and_stay_off_the_command_line(tmp_path):
+    env_file = tmp_path / "data" / "emulator.env"
+    ctl = Path(__file__).resolve().parents[3] / "tools" / "emulator-ctl"
+    started = subprocess.run(
+        [str(ctl), "start", str(env_file.parent)], capture_output=True, text=True, timeout=90,
+        env={**os.environ, "CHC_EMULATOR_ARGS": "--no-postgres --rate-limit off"},
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        env = dict(line.removeprefix("export ").split("=", 1) for line in env_file.read_text().splitlines())
+        secrets = (env["CLICKHOUSE_CLOUD_API_SECRET"], env["CHC_TEST_RO_SECRET"])
+        for holder in (env_file, env_file.with_name("emulator-vars.yml")):
+            assert stat.S_IMODE(holder.stat().st_mode) == 0o600, f"{holder.name} holds the admin secret"
+        command_line = Path(f"/proc/{env['CHC_EMULATOR_PID']}/cmdline").read_bytes().decode()
+        log = env_file.with_name("emulator.log").read_text()
+        assert env["CLICKHOUSE_CLOUD_API_KEY"] in log and env["CHC_TEST_RO_KEY"] in log
+        assert not [s for s in secrets if s in command_line or s in log]
+        org = f"{env['CLICKHOUSE_API_URL']}/organizations/{env['CLICKHOUSE_ORG_ID']}/postgres"
+        for key, secret, status in ((env["CLICKHOUSE_CLOUD_API_KEY"], secrets[0], 200), (env["CHC_TEST_RO_KEY"], secrets[1], 200),
+                                    (env["CLICKHOUSE_CLOUD_API_KEY"], secrets[1], 401)):
+            assert httpx.get(org, auth=(key, secret), timeout=10).status_code == status
+    finally:
+        subprocess.run([str(ctl), "stop", str(env_file.parent)], capture_output=True, timeout=90, check=False)
+
+
+def test_a_malformed_key_in_the_environment_is_a_usage_error():
+    ran = subprocess.run([sys.executable, "-m", "chc_emulator", "--no-postgres"], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "CHC_EMULATOR_KEYS": "id-without-secret"})
+    assert ran.returncode == 2 and "CHC_EMULATOR_KEYS: expected ID:SECRET" in ran.stderr and "Traceback" not in ran.stderr
