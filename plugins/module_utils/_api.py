@@ -13,8 +13,11 @@ it (see ``_transport``): that is what keeps a retry from creating a duplicate.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from ._compare import equal
 from ._errors import ApiError
-from ._models import camel, tags_to_api
+from ._resources import SERVICE
 from ._transport import NOT_APPLIED, UNKNOWN
 
 try:
@@ -31,16 +34,6 @@ except ImportError:  # pydantic missing: the module reports it before any call
     pass
 
 
-def _body(**fields):
-    """Request body from keyword arguments: camelCase keys, unset (None) ones left out, ``tags`` as the API's list."""
-    return {camel(k): tags_to_api(v) if k == "tags" else v for k, v in fields.items() if v is not None}
-
-
-def _same(a, b):
-    """Values the API may echo as strings ("42" for 42) compare by text."""
-    return str(a) == str(b)
-
-
 class PostgresApi:
     """One organisation's Postgres services, over one ``Transport``."""
 
@@ -52,11 +45,12 @@ class PostgresApi:
     # -- paths and plumbing -------------------------------------------------
 
     def _path(self, service_id=None, *rest):
+        # Ids are path segments: a "/" or "?" in one must not reach another endpoint.
         parts = ["/organizations", str(self.organization_id), "postgres"]
         if service_id is not None:
             parts.append(str(service_id))
         parts.extend(rest)
-        return "/".join(parts)
+        return "/".join(parts[:1] + [quote(part, safe="") for part in parts[1:]])
 
     def _call(self, method, path, body=None, params=None, reconcile=None, text=False):
         return self.transport.request(method, path, body=body, params=params, reconcile=reconcile, text=text).result
@@ -94,40 +88,35 @@ class PostgresApi:
             return found[-1].model_dump(by_alias=True, exclude_none=True)
         return reconcile
 
-    def create_service(self, name, provider, region, size, postgres_version=None, ha_type=None, tags=None,
-                       pg_config=None, pg_bouncer_config=None):
-        body = _body(name=name, provider=provider, region=region, size=size, postgres_version=postgres_version,
-                     ha_type=ha_type, tags=tags,
-                     pg_config=pg_config or None, pg_bouncer_config=pg_bouncer_config or None)
-        return PostgresService.parse(self._call("POST", self._path(), body, reconcile=self._named_after_loss(name, "create")))
+    def create_service(self, desired):
+        """POST a new primary from the desired snake_case fields (``SERVICE`` says which are sent, and how)."""
+        return self._create(self._path(), SERVICE.create_body(desired), desired["name"], "create")
 
-    def create_read_replica(self, primary_id, name, tags=None, pg_config=None, pg_bouncer_config=None):
-        body = _body(name=name, tags=tags,
-                     pg_config=pg_config or None, pg_bouncer_config=pg_bouncer_config or None)
-        return PostgresService.parse(self._call("POST", self._path(primary_id, "readReplica"), body,
-                                                reconcile=self._named_after_loss(name, "read replica creation")))
+    def create_read_replica(self, primary_id, desired):
+        """POST a read replica of ``primary_id``; fields it inherits from the primary are not sent."""
+        return self._create(self._path(primary_id, "readReplica"), SERVICE.create_body(desired, origin=True),
+                            desired["name"], "read replica creation")
 
-    def restore_service(self, source_id, name, restore_target, tags=None, pg_config=None, pg_bouncer_config=None):
-        body = _body(name=name, restore_target=restore_target, tags=tags,
-                     pg_config=pg_config or None, pg_bouncer_config=pg_bouncer_config or None)
-        return PostgresService.parse(self._call("POST", self._path(source_id, "restoredService"), body,
-                                                reconcile=self._named_after_loss(name, "restore")))
+    def restore_service(self, source_id, desired, restore_target):
+        """POST a point-in-time restore of ``source_id`` at ``restore_target`` (the API's UTC form)."""
+        body = dict(SERVICE.create_body(desired, origin=True), restoreTarget=restore_target)
+        return self._create(self._path(source_id, "restoredService"), body, desired["name"], "restore")
 
-    def patch_service(self, service_id, name=None, size=None, ha_type=None, tags=None):
-        """PATCH; ``tags`` is the complete list, because the API replaces it wholesale."""
-        body = _body(name=name, size=size, ha_type=ha_type, tags=tags)
+    def _create(self, path, body, name, what):
+        return PostgresService.parse(self._call("POST", path, body, reconcile=self._named_after_loss(name, what)))
+
+    def patch_service(self, service_id, changes, current=None):
+        """PATCH the changed snake_case fields; fields the API replaces wholesale (tags) are resent from ``current``."""
+        sent = SERVICE.patch_values(changes, current)
 
         def reconcile():
             # Changes are queued, so a re-read may still show old values; resending the
             # same PATCH is then harmless, unlike skipping a change that never arrived.
-            current = self.get_service(service_id)
-            applied = all(_same(getattr(current, f), v) for f, v in
-                          (("name", name), ("size", size), ("ha_type", ha_type)) if v is not None)
-            if tags is not None:
-                applied = applied and current.to_result().get("tags", {}) == dict(tags)
-            return current.model_dump(by_alias=True, exclude_none=True) if applied else NOT_APPLIED
+            found = self.get_service(service_id)
+            applied = SERVICE.matches(found.to_result(), sent)
+            return found.model_dump(by_alias=True, exclude_none=True) if applied else NOT_APPLIED
 
-        return PostgresService.parse(self._call("PATCH", self._path(service_id), body, reconcile=reconcile))
+        return PostgresService.parse(self._call("PATCH", self._path(service_id), SERVICE.body(sent), reconcile=reconcile))
 
     def delete_service(self, service_id):
         def reconcile():
@@ -174,7 +163,7 @@ class PostgresApi:
                 applied = all(set(cur) == set(want) for cur, want in pairs)
             else:
                 applied = True
-            applied = applied and all(k in cur and _same(cur[k], v) for cur, want in pairs for k, v in want.items())
+            applied = applied and all(k in cur and equal(cur[k], v) for cur, want in pairs for k, v in want.items())
             return current.model_dump(by_alias=True, exclude_none=True) if applied else NOT_APPLIED
         return reconcile
 

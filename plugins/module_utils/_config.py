@@ -8,7 +8,7 @@
 
 Pure: it takes the configuration the API holds and the desired maps (checked by
 ``desired_sections``) and knows nothing about HTTP.  Both sections use the
-engine's ``plan_settings`` with a per-value normaliser, so a value that is only
+``plan_map`` of ``_compare`` with a per-value canonical form, so a value that is only
 spelled differently is not a change.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from ._engine import plan_settings
+from ._compare import plan_map
 from ._settings import bouncer_canonical, canonical, check_pg_bouncer_config, check_pg_config, restart_only
 
 SECTIONS = (("pg_config", canonical), ("pg_bouncer_config", bouncer_canonical))
@@ -40,21 +40,21 @@ class ConfigPlan:
     def __init__(self, current, desired, replace):
         self.before = {name: dict(current.get(name) or {}) for name, _c in SECTIONS}
         self.after = {}
-        self.changed = {}
+        self.set_keys = {}  # per section: keys set or changed
         self.removed = {}
         for name, canon in SECTIONS:
             have, want = self.before[name], desired.get(name)
             if want is None:
-                self.after[name], self.changed[name], self.removed[name] = dict(have), [], []
+                self.after[name], self.set_keys[name], self.removed[name] = dict(have), [], []
                 continue
-            plan = plan_settings(have, want, purge=replace, normalize_value=canon)
+            plan = plan_map(have, want, purge=replace, canon_value=canon)
             # An unchanged key keeps the server's own spelling: nothing is rewritten needlessly.
             self.after[name] = {k: (have[k] if k in have and k not in plan.changed_keys else v)
                                 for k, v in plan.after.items()}
-            self.changed[name], self.removed[name] = plan.changed_keys, plan.removed_keys
+            self.set_keys[name], self.removed[name] = plan.changed_keys, plan.removed_keys
 
     def keys(self, name):
-        return sorted(self.changed[name] + self.removed[name])
+        return sorted(self.set_keys[name] + self.removed[name])
 
     @property
     def changed_keys(self):
@@ -62,12 +62,12 @@ class ConfigPlan:
         return self.keys("pg_config") + self.keys("pg_bouncer_config")
 
     @property
-    def has_changes(self):
+    def changed(self):
         return bool(self.changed_keys)
 
     def patch_body(self):
         """Merge mode: only the keys that differ."""
-        return {name: {k: self.after[name][k] for k in self.changed[name]} for name, _c in SECTIONS}
+        return {name: {k: self.after[name][k] for k in self.set_keys[name]} for name, _c in SECTIONS}
 
     def diff(self):
         """Before and after of the changed keys only, one line each once Ansible renders it."""

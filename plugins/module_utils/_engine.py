@@ -4,21 +4,24 @@
 
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""The resource engine: lookup, compare, predict, diff, apply, wait.
+"""The resource engine: lookup, plan, predict, diff, apply, wait.
 
-The pure half (``normalize``, ``plan_settings``, ``plan_update``, ``diff_of``,
-``Waiter``) knows nothing about HTTP or Ansible and is unit-tested with tables.
-``Resource`` binds it to a module: a module describes its resource with a
-``ResourceSpec`` (fields and how each may change) and an ops object
-(``list``/``get``/``update``/``delete`` returning snake_case dicts), then calls
-``present``, ``absent`` or ``command``.  Everything works on snake_case dicts,
-so check mode, diff and the returned value are the same shape.
+The pure half (``plan_update``, ``diff_of``, ``Waiter``) knows nothing about HTTP
+or Ansible and is unit-tested with tables.  ``Resource`` drives one resource: it
+is given a ``ResourceSpec`` (``_fields``: every field declared once), an ops
+object (``list``/``get``/``update``/``delete`` returning snake_case dicts) and
+the validated desired state, and returns the outcome.  It holds no state on the
+module and writes nothing into its options; a failure carries what was done so
+far as ``exc.partial``.  Everything works on snake_case dicts, so check mode,
+diff and the returned value are the same shape.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 
+from ._compare import normalize
 from ._errors import (
     AmbiguousError,
     ApiError,
@@ -28,105 +31,9 @@ from ._errors import (
     LostAnswerError,
     WaitTimeoutError,
 )
-
-# How a field may change on an existing resource.
-UPDATABLE = "updatable"  # sent in an update when it differs
-IMMUTABLE = "immutable"  # differs -> ImmutableError, nothing sent
-CREATE_ONLY = "create_only"  # sent on create, never compared (another module owns it later)
-
-
-class Field:
-    """One desired-state option of a resource.
-
-    ``purge_option`` marks a map field (tags): the named module option decides
-    whether keys missing from the desired map are removed or kept.
-    """
-
-    def __init__(self, name, mode=UPDATABLE, purge_option=None):
-        self.name = name
-        self.mode = mode
-        self.purge_option = purge_option
-
-
-class ResourceSpec:
-    """What a module tells the engine about its resource."""
-
-    def __init__(self, kind, result_key, fields, secrets=(), ready_state="running", created_state="creating",
-                 create_defaults=None, partial_keys=()):
-        self.kind = kind  # for messages: "Postgres service"
-        self.result_key = result_key  # "service"
-        self.fields = tuple(fields)
-        self.secrets = frozenset(secrets)  # returned when the API gives them, never diffed
-        self.ready_state = ready_state
-        self.created_state = created_state
-        self.create_defaults = dict(create_defaults or {})  # what the server fills in, for check mode
-        self.partial_keys = tuple(partial_keys)  # missing from list items: fetch the full object
-
-    def but(self, **changes):
-        """This spec with some constructor arguments changed, e.g. ``partial_keys=()``."""
-        args = dict(kind=self.kind, result_key=self.result_key, fields=self.fields, secrets=self.secrets,
-                    ready_state=self.ready_state, created_state=self.created_state,
-                    create_defaults=self.create_defaults, partial_keys=self.partial_keys)
-        args.update(changes)
-        return ResourceSpec(**args)
-
-    def field(self, name):
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
+from ._fields import changed_fields
 
 # -- pure functions ------------------------------------------------------------
-
-
-def normalize(value):
-    """Canonical form for comparison: the API echoes numbers as strings ("17")."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, dict):
-        return {str(k): normalize(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [normalize(v) for v in value]
-    return value
-
-
-class SettingsPlan:
-    """Result of comparing two flat maps (tags now; pg settings in postgres_config)."""
-
-    def __init__(self, after, changed_keys, removed_keys):
-        self.after = after
-        self.changed_keys = changed_keys  # set or changed value
-        self.removed_keys = removed_keys
-
-    @property
-    def changed(self):
-        return bool(self.changed_keys or self.removed_keys)
-
-
-def plan_settings(current, desired, purge=False, normalize_value=None):
-    """Compare a desired map with the current one.
-
-    ``normalize_value(key, value)`` gives the canonical form of one value (for
-    units such as ``64MB`` vs ``65536kB``); the default compares by text.
-    Without ``purge`` keys only present in ``current`` are kept.
-    """
-    canon = normalize_value or (lambda key, value: normalize(value))
-    current = dict(current or {})
-    desired = dict(desired or {})
-    after = {} if purge else dict(current)
-    changed, removed = [], []
-    for key, value in desired.items():
-        after[key] = value
-        if key not in current or canon(key, current[key]) != canon(key, value):
-            changed.append(key)
-    if purge:
-        removed = sorted(k for k in current if k not in desired)
-    return SettingsPlan(after, sorted(changed), removed)
 
 
 class Plan:
@@ -143,29 +50,14 @@ class Plan:
         return bool(self.changes)
 
 
-def plan_update(spec, current, desired, purge_flags=None):
-    """Compare desired options (None = leave alone) with the current snake_case object.
+def plan_update(spec, current, desired, purge=None):
+    """Compare desired fields (None = leave alone) with the current snake_case object.
 
-    Raises ``ImmutableError`` before anything is sent when an immutable field differs.
+    ``purge`` maps a map field's name to whether keys it does not list are removed
+    (default: removed). Raises ``ImmutableError`` before anything is sent when an
+    immutable field differs.
     """
-    purge_flags = purge_flags or {}
-    changes, conflicts = {}, {}
-    for field in spec.fields:
-        want = desired.get(field.name)
-        if want is None or field.mode == CREATE_ONLY:
-            continue
-        have = current.get(field.name)
-        if field.purge_option is not None:
-            settings = plan_settings(have, want, purge=purge_flags.get(field.purge_option, True))
-            if settings.changed:
-                changes[field.name] = settings.after
-            continue
-        if normalize(have) == normalize(want):
-            continue
-        if field.mode == IMMUTABLE:
-            conflicts[field.name] = (have, want)
-        else:
-            changes[field.name] = want
+    changes, conflicts = changed_fields(spec, current, desired, purge or {})
     if conflicts:
         raise ImmutableError(spec.kind, conflicts)
     before = {k: current.get(k) for k in changes}
@@ -186,9 +78,27 @@ def diff_of(before, after, secrets=()):
     return {"before": {k: before[k] for k in keys if k in before}, "after": {k: after[k] for k in keys if k in after}}
 
 
-def matches(obj, wanted):
-    """True when every wanted field already reads back as wanted."""
-    return all(normalize((obj or {}).get(k)) == normalize(v) for k, v in wanted.items())
+def lookup(spec, ops, resource_id=None, name=None):
+    """The one way a resource is found: by id (one GET) or by unique name (one list, plus a GET
+    when list items lack ``spec.partial_keys``). None when there is none; ``AmbiguousError``
+    listing the ids when several share the name."""
+    if resource_id:
+        return ops.get(resource_id)
+    if not name:
+        raise InputError("Either id or name is required to find a %s." % spec.kind)
+    found = [item for item in ops.list() if item.get("name") == name]
+    if len(found) > 1:
+        raise AmbiguousError(spec.kind, name, [item.get("id") for item in found])
+    if not found:
+        return None
+    return complete(spec, ops, found[0])
+
+
+def complete(spec, ops, item):
+    """A list item with the fields only a GET gives (``spec.partial_keys``)."""
+    if any(item.get(k) is None for k in spec.partial_keys):
+        return ops.get(item["id"]) or item
+    return item
 
 
 class WaitReport:
@@ -247,76 +157,67 @@ class Waiter:
                 return obj, report
 
 
-# -- the engine bound to a module ------------------------------------------------
+# -- the engine -----------------------------------------------------------------
+
+
+def _reports_partial(action):
+    """On failure, attach what the engine did so far (``partial``) to the error, for the module to report."""
+    @functools.wraps(action)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return action(self, *args, **kwargs)
+        except ClickHouseError as exc:
+            exc.partial = self.partial(exc)
+            raise
+    return wrapper
 
 
 class Resource:
-    """Drives one resource for one module run and builds its result."""
+    """Drives one resource for one task and builds its result."""
 
-    def __init__(self, module, spec, ops, waiter=None):
-        self.module = module
-        module.engine = self
+    def __init__(self, spec, ops, check_mode=False, diff=False, waiter=None):
         self.spec = spec
         self.ops = ops
-        self.waiter = waiter or Waiter(module.params.get("wait_timeout") or 600, log=module.log)
+        self.check_mode = check_mode
+        self.diff_mode = diff
+        self.waiter = waiter or Waiter(600)
         self.changed = False
         self.wrote = False  # a write reached the server (or may have: its answer was lost)
         self.diff = {"before": {}, "after": {}}
         self.waited = None
 
-    # lookup
-
     def find(self, resource_id=None, name=None):
-        """By id (one GET) or by name (one list, plus a GET when list items lack fields)."""
-        if resource_id:
-            return self.ops.get(resource_id)
-        if not name:
-            raise InputError("Either id or name is required to find a %s." % self.spec.kind)
-        found = [item for item in self.ops.list() if item.get("name") == name]
-        if len(found) > 1:
-            raise AmbiguousError(self.spec.kind, name, [item.get("id") for item in found])
-        if not found:
-            return None
-        item = found[0]
-        if any(item.get(k) is None for k in self.spec.partial_keys):
-            item = self.ops.get(item["id"]) or item
-        return item
-
-    def desired(self, names=None):
-        """Module options that name spec fields; None means 'leave alone'."""
-        params = self.module.params
-        return {f.name: params.get(f.name) for f in self.spec.fields if names is None or f.name in names}
+        return lookup(self.spec, self.ops, resource_id, name)
 
     # actions
 
-    def present(self, current, create, wait=True, predicted_create=None):
-        """Create when missing, else update what differs; wait until it settles."""
-        desired = self.desired()
+    @_reports_partial
+    def present(self, current, desired, purge=None, create=None, wait=True, inherited=None):
+        """Create when missing (``create(desired)``), else update what differs; wait until it settles.
+
+        ``inherited``: what the origin of a replica or restore gives the new resource, for the prediction.
+        """
         if current is None:
-            return self._create(desired, create, wait, predicted_create)
-        purge = {f.purge_option: self.module.params.get(f.purge_option) for f in self.spec.fields if f.purge_option}
+            return self._create(desired, create, wait, inherited)
         plan = plan_update(self.spec, current, desired, purge)
         if not plan.changed:
             return current
         self.changed = True
         self.diff = diff_of(plan.before, plan.after, self.spec.secrets)
-        if self.module.check_mode:
+        if self.check_mode:
             return plan.predicted
         answer = self.write(self.ops.update, current["id"], plan.changes, current)
         if not wait:
             return self._merge(current, answer)
         goal = "%s to be %s with %s" % (self.spec.kind, self.spec.ready_state, ", ".join(sorted(plan.changes)))
-        return self.wait(current["id"], goal, lambda obj, r: self._ready(obj) and matches(obj, plan.changes), answer)
+        return self.wait(current["id"], goal,
+                         lambda obj, r: self._ready(obj) and self.spec.matches(obj, plan.changes), answer)
 
-    def _create(self, desired, create, wait, predicted_create):
+    def _create(self, desired, create, wait, inherited):
         self.changed = True
-        predicted = dict(self.spec.create_defaults)
-        predicted.update({k: v for k, v in desired.items()
-                          if v is not None and self.spec.field(k).mode != CREATE_ONLY})
-        predicted.update(predicted_create or {})
-        predicted["state"] = self.spec.ready_state if wait else self.spec.created_state
+        predicted = self.spec.predict_create(desired, inherited, ready=wait)
         self.diff = diff_of({}, predicted, self.spec.secrets)
-        if self.module.check_mode:
+        if self.check_mode:
             return predicted
         answer = self.write(create, desired)
         if not wait:
@@ -325,13 +226,14 @@ class Resource:
         final = self.wait(answer["id"], goal, lambda obj, r: self._ready(obj), answer)
         return self._merge(answer, final)
 
+    @_reports_partial
     def absent(self, current, wait=True):
         """Delete when present; a missing resource is already absent (unchanged)."""
         if current is None:
             return None
         self.changed = True
         self.diff = diff_of(current, {}, self.spec.secrets)
-        if self.module.check_mode:
+        if self.check_mode:
             return None
         self.write(self.ops.delete, current["id"])
         if wait:
@@ -339,13 +241,14 @@ class Resource:
                       lambda obj, r: obj is None)
         return None
 
+    @_reports_partial
     def command(self, current, send, predicted, done, goal, wait=True):
         """A non-idempotent action (restart...): always changed, predicted in check mode."""
         self.changed = True
         after = dict(current)
         after.update(predicted)
         self.diff = diff_of(current, after, self.spec.secrets)
-        if self.module.check_mode:
+        if self.check_mode:
             return after
         answer = self.write(send, current["id"])
         if not wait:
@@ -354,6 +257,7 @@ class Resource:
 
     # helpers
 
+    @_reports_partial
     def write(self, call, *args):
         """Send one write; remember it reached the server, or may have.
 
@@ -373,6 +277,7 @@ class Resource:
     def _ready(self, obj):
         return obj is not None and obj.get("state") == self.spec.ready_state
 
+    @_reports_partial
     def wait(self, resource_id, goal, done, initial=None):
         """Poll the resource until ``done(obj, report)``; ``waited`` records how it went."""
         try:
@@ -410,7 +315,7 @@ class Resource:
     def result(self, obj, **extra):
         """The module result: ``changed``, the namespaced object, ``diff`` and ``waited``."""
         result = {"changed": self.changed, self.spec.result_key: obj}
-        if self.module._diff:
+        if self.diff_mode:
             result["diff"] = self.diff
         if self.waited is not None:
             result["waited"] = self.waited

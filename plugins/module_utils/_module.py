@@ -61,7 +61,6 @@ class ClickHouseModule(AnsibleModule):
         if self.params["api_retries"] < 0:
             self.fail_json(msg="api_retries must be 0 or more, got %s" % self.params["api_retries"])
         self._api = None
-        self.engine = None  # set by the resource engine that drives this run
 
     @property
     def api(self):
@@ -84,9 +83,9 @@ class ClickHouseModule(AnsibleModule):
     def run(self, main):
         """Call ``main()`` (which returns the result dict) and exit; ClickHouseErrors fail cleanly.
 
-        When ``main`` drove a resource engine, a failure still reports whether a
-        write was sent and what was last seen, so a timed-out wait is not taken
-        for "nothing done".
+        When ``main`` drove a resource engine, the error carries its ``partial``
+        outcome: whether a write was sent and what was last seen, so a timed-out
+        wait is not taken for "nothing done".
         """
         error = None
         try:
@@ -96,6 +95,6 @@ class ClickHouseModule(AnsibleModule):
         for note in self._api.notes if self._api is not None else ():
             self.warn(note)
         if error is not None:
-            partial = self.engine.partial(error) if self.engine is not None else {}
-            self.fail_json(msg=error.message, failure=error.failure(), **partial)
+            outcome = dict({"changed": False}, **getattr(error, "partial", {}))  # no engine action: nothing was sent
+            self.fail_json(msg=error.message, failure=error.failure(), **outcome)
         self.exit_json(**result)

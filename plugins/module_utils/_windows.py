@@ -21,11 +21,10 @@ import re
 import time
 
 from ._errors import InputError
-from ._service import check_timestamp
+from ._timestamps import API_FORMAT, check_timestamp
 
 RELATIVE = re.compile(r"^(?:now)?\s*-?\s*(\d+)\s*(s|sec|m|min|h|d|w)$")
 UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-API_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def window_argument_spec(default_from):

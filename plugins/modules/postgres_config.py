@@ -223,7 +223,7 @@ def restart_outcome(module, plan, restart_keys, service):
     The policy asks for a restart; a service that is not running can only be restarted by waiting for it
     to run first, so with ``wait=false`` it is left alone (with a warning) and the restart stays owed.
     """
-    wanted = (module.params["restart"] == "always" and plan.has_changes) or (
+    wanted = (module.params["restart"] == "always" and plan.changed) or (
         module.params["restart"] == "if_required" and bool(restart_keys))
     restarted = wanted and (service.get("state") == "running" or module.params["wait"])
     if wanted and not restarted:
@@ -245,16 +245,16 @@ def restart(module, engine, service):
 def run(module):
     p = module.params
     desired = desired_sections(p["pg_config"], p["pg_bouncer_config"])
-    service = module.find_service()
-    engine = module.engine
+    engine = module.resource()
+    service = module.find_service(engine)
     version = service.get("postgres_version")
     plan = ConfigPlan(module.api.get_config(service["id"]).to_result(), desired, replace=p["mode"] == "replace")
     restart_keys = plan.restart_keys(version)
-    result = {"changed": plan.has_changes, "config": plan.after, "changed_keys": plan.changed_keys,
+    result = {"changed": plan.changed, "config": plan.after, "changed_keys": plan.changed_keys,
               "restart_required": False, "restarted": False, "message": None}
     if module._diff:
         result["diff"] = plan.diff()
-    if not plan.has_changes:
+    if not plan.changed:
         return result
     if module.check_mode:
         result.update(restart_outcome(module, plan, restart_keys, service))

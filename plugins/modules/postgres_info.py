@@ -179,35 +179,39 @@ services:
       sample: "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"
 """
 
-from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import matches
+from ansible_collections.clickhouse.cloud.plugins.module_utils._compare import contains
+from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import complete
 from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import SERVICE, ServiceOps, check_tags
+from ansible_collections.clickhouse.cloud.plugins.module_utils._resources import SERVICE
+from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceOps
 
 ROLE_IS_PRIMARY = {"primary": True, "replica": False}
 
 
 def wanted(service, params, tags):
-    if params["name"] is not None and service.get("name") != params["name"]:
-        return False
     if params["states"] and service.get("state") not in params["states"]:
         return False
     if params["role"] != "all" and (service.get("is_primary") is not False) != ROLE_IS_PRIMARY[params["role"]]:
         return False
-    return not tags or matches(service.get("tags") or {}, tags)
+    return not tags or contains(service.get("tags"), tags)
+
+
+def named(ops, params):
+    """The services the id or name picks, all when neither is given: a filter, so a shared name lists each."""
+    if params["id"]:
+        found = ops.get(params["id"])
+        return [found] if found is not None else []
+    services = ops.list()
+    if params["name"] is None:
+        return services
+    return [complete(SERVICE, ops, s) for s in services if s.get("name") == params["name"]]
 
 
 def matching_services(module):
     p = module.params
     ops = ServiceOps(module.api)
-    tags = check_tags(p["tags"])
-    if p["id"]:
-        found = ops.get(p["id"])
-        services = [found] if found is not None else []
-    else:
-        services = ops.list()
-        if p["name"] is not None:
-            services = [ops.get(s["id"]) or s for s in services if s.get("name") == p["name"]]
-    services = sorted((s for s in services if wanted(s, p, tags)), key=lambda s: (s.get("name") or "", s.get("id") or ""))
+    tags = SERVICE.field("tags").check(p["tags"])
+    services = sorted((s for s in named(ops, p) if wanted(s, p, tags)), key=lambda s: (s.get("name") or "", s.get("id") or ""))
     if not p["include_credentials"]:
         services = [{k: v for k, v in s.items() if k not in SERVICE.secrets} for s in services]
     for service in services:

@@ -146,11 +146,12 @@ def run(module):
                          "return_password: true (with no_log: true on the task) to keep it, or give password.")
     if not generated:
         check_password(p["password"])
-    service = module.find_service()
+    engine = module.resource()
+    service = module.find_service(engine)
     result = {"changed": True, "generated": generated, "service": {"id": service["id"], "name": service.get("name")}}
     if module.check_mode:
         return result
-    new = module.engine.write(module.api.set_password, service["id"], p["password"])
+    new = engine.write(module.api.set_password, service["id"], p["password"])
     if generated:
         result["password"] = new
     return result

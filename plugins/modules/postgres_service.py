@@ -69,8 +69,11 @@ options:
   ha_type:
     description:
       - High availability. V(none) has no standby, V(async) one asynchronous standby, V(sync) two standbys
-        with synchronous commit to at least one. Other values are passed to the API as they are.
+        with synchronous commit to at least one. The API defaults to V(none).
+      - Only these values are accepted as input, so a typo fails before any request. The returned
+        RV(service.ha_type) is the API's value verbatim, also one this collection does not know yet.
     type: str
+    choices: [none, async, sync]
   tags:
     description:
       - Tags as a dictionary. Keys are 1 to 128 and values 1 to 256 characters of letters, digits, C(.), C(_)
@@ -300,86 +303,68 @@ diff:
   sample: {"before": {"size": "r8gd.large"}, "after": {"size": "r8gd.xlarge"}}
 """
 
-from ansible_collections.clickhouse.cloud.plugins.module_utils._config import desired_sections
-from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import Resource
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
-from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule, wait_argument_spec
+from ansible_collections.clickhouse.cloud.plugins.module_utils._module import wait_argument_spec
+from ansible_collections.clickhouse.cloud.plugins.module_utils._resources import SERVICE
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
-    SERVICE,
-    ServiceOps,
-    check_name,
-    check_tags,
-    check_timestamp,
+    ServiceModule,
     retry_not_ready,
     settled_after_command,
 )
+from ansible_collections.clickhouse.cloud.plugins.module_utils._timestamps import check_timestamp
 
-INHERITED = ("provider", "region", "postgres_version", "size", "ha_type")
 COMMANDS = {
     # state: (API command, predicted fields, wait goal)
     "restarted": ("restart", {"state": "running"}, "to restart and be running"),
     "switched_over": ("switchover", {"state": "running"}, "to switch over and be running"),
     "promoted": ("promote", {"is_primary": True, "state": "running"}, "to be a running primary"),
 }
+ORIGINS = ("replica_of", "restore_from")
 
 
 def argument_spec():
     spec = dict(
         state=dict(type="str", default="present", choices=["present", "absent", "restarted", "promoted", "switched_over"]),
-        id=dict(type="str"),
-        name=dict(type="str"),
-        provider=dict(type="str"),
-        region=dict(type="str"),
-        size=dict(type="str"),
-        postgres_version=dict(type="str"),
-        ha_type=dict(type="str"),
-        tags=dict(type="dict"),
-        purge_tags=dict(type="bool", default=True),
-        pg_config=dict(type="dict"),
-        pg_bouncer_config=dict(type="dict"),
         replica_of=dict(type="str"),
         restore_from=dict(type="str"),
         restore_target=dict(type="str"),
     )
+    spec.update(SERVICE.argument_spec())
     spec.update(wait_argument_spec(default_timeout=1800))
     return spec
 
 
-def creator(module, ops):
-    """The create call for this task: a new primary, a read replica or a restore."""
+def creator(module, ops, desired):
+    """``(create, inherited)`` for this task: a new primary, a read replica or a restore, and what its origin gives."""
     p = module.params
-    extra = dict(tags=p["tags"], pg_config=p["pg_config"], pg_bouncer_config=p["pg_bouncer_config"])
-    if p["replica_of"]:
-        primary = ops.resolve(p["replica_of"], "replica_of")
-        predicted = {k: primary.get(k) for k in INHERITED if k != "ha_type"}
-        predicted["is_primary"] = False
-
-        def create(desired):
-            return retry_not_ready(lambda: module.api.create_read_replica(primary["id"], desired["name"], **extra).to_result(),
-                                   p["wait_timeout"] if p["wait"] else 0, module.log)
-        return create, predicted
-    if p["restore_from"]:
-        source = ops.resolve(p["restore_from"], "restore_from")
-        target = check_timestamp(p["restore_target"], "restore_target")
-        predicted = {k: source.get(k) for k in INHERITED}
-
-        def create(desired):
-            return module.api.restore_service(source["id"], desired["name"], target, **extra).to_result()
-        return create, predicted
-    missing = [k for k in ("name", "provider", "region", "size") if not p[k]]
+    origin = next((option for option in ORIGINS if p[option]), None)
+    missing = SERVICE.missing_to_create(desired, origin=origin is not None)
     if missing:
-        raise InputError("To create a Postgres service, set %s (or replica_of / restore_from)." % ", ".join(missing),
-                         missing=missing)
-    return ops.create, {}
+        raise InputError("To create a Postgres service, set %s%s." % (
+            ", ".join(missing), "" if origin else " (or replica_of / restore_from)"), missing=missing)
+    if origin is None:
+        return ops.create, {}
+    source = ops.resolve(p[origin], origin)
+    inherited = {k: source.get(k) for k in SERVICE.inherited}
+    if origin == "replica_of":
+        inherited.pop("ha_type", None)  # a replica has no standby of its own
+        inherited["is_primary"] = False
+
+        def create(wanted):
+            return retry_not_ready(lambda: module.api.create_read_replica(source["id"], wanted).to_result(),
+                                   p["wait_timeout"] if p["wait"] else 0, module.log)
+        return create, inherited
+    target = check_timestamp(p["restore_target"], "restore_target")
+
+    def create(wanted):
+        return module.api.restore_service(source["id"], wanted, target).to_result()
+    return create, inherited
 
 
 def run(module):
     p = module.params
-    ops = ServiceOps(module.api)
-    engine = Resource(module, SERVICE, ops)
-    check_name(p["name"])
-    p["tags"] = check_tags(p["tags"])
-    p.update(desired_sections(p["pg_config"], p["pg_bouncer_config"]))  # checked as postgres_config checks them
+    desired = SERVICE.desired(p)  # checked before any request; the options stay as given
+    engine = module.resource(SERVICE)
     current = engine.find(p["id"], p["name"])
     state = p["state"]
 
@@ -390,26 +375,24 @@ def run(module):
         raise InputError("No Postgres service %s in organization %s." % (
             "with id %s" % p["id"] if p["id"] else "named %r" % p["name"], p["organization_id"]))
     if state == "present":
+        purge = SERVICE.purge(p)
         if current is None:
-            create, predicted = creator(module, ops)
-            return engine.result(engine.present(None, create, wait=p["wait"], predicted_create=predicted))
-        return engine.result(engine.present(current, None, wait=p["wait"]))
+            create, inherited = creator(module, engine.ops, desired)
+            return engine.result(engine.present(None, desired, purge, create, wait=p["wait"], inherited=inherited))
+        return engine.result(engine.present(current, desired, purge, wait=p["wait"]))
     if state == "promoted" and current.get("is_primary") is True:
         return engine.result(current)
     command, predicted, goal = COMMANDS[state]
-    obj = engine.command(current, ops.command(command), predicted, settled_after_command(command),
+    obj = engine.command(current, engine.ops.command(command), predicted, settled_after_command(command),
                          "%s %r %s" % (SERVICE.kind, current.get("name"), goal), wait=p["wait"])
     return engine.result(obj)
 
 
 def main():
-    module = ClickHouseModule(
+    module = ServiceModule(
         argument_spec=argument_spec(),
-        required_one_of=[("id", "name")],
-        mutually_exclusive=[("replica_of", "restore_from")]
-        + [(origin, option) for origin in ("replica_of", "restore_from") for option in INHERITED],
+        mutually_exclusive=[ORIGINS] + [(origin, option) for origin in ORIGINS for option in SERVICE.inherited],
         required_together=[("restore_from", "restore_target")],
-        supports_check_mode=True,
     )
     module.run(lambda: run(module))
 

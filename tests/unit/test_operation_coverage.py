@@ -39,12 +39,19 @@ def client_methods():
     return sorted(name for name, member in inspect.getmembers(PostgresApi, inspect.isfunction) if not name.startswith("_"))
 
 
+def placeholder(parameter):
+    """A value of the kind the parameter takes: snake_case field maps for the service writes, text otherwise."""
+    if parameter in ("desired", "changes"):
+        return {"name": "x"}
+    return {} if parameter.endswith("config") else "x"
+
+
 def sent_by(name):
     """The (METHOD, path) requests one client method makes, called with placeholder arguments."""
     recorder = Recorder()
     api = PostgresApi(recorder, "org-id")
     method = getattr(api, name)
-    args = {p.name: ({} if p.name.endswith("config") else "x") for p in inspect.signature(method).parameters.values()
+    args = {p.name: placeholder(p.name) for p in inspect.signature(method).parameters.values()
             if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     answer = method(**args)
     if inspect.isgenerator(answer):

@@ -31,7 +31,7 @@ def wait_running(api, service_id):
 
 
 def create(api, name, **kw):
-    return api.create_service(name=name, provider="aws", region="us-east-1", size="r8gd.large", **kw)
+    return api.create_service(dict(name=name, provider="aws", region="us-east-1", size="r8gd.large", **kw))
 
 
 def test_lost_create_answer_never_makes_a_duplicate(api, emulator, writes):
@@ -48,7 +48,7 @@ def test_lost_patch_answer_is_checked_before_resending(api, emulator, writes):
     service = wait_running(api, create(api, "lost patch").id)
     writes.mark()
     emulator.inject("drop", method="PATCH", path="/postgres/[^/]+$")
-    patched = api.patch_service(service.id, tags={"env": "prod"})
+    patched = api.patch_service(service.id, {"tags": {"env": "prod"}})
     assert patched.to_result()["tags"] == {"env": "prod"}
     assert writes() == [("PATCH", service.id)]
 
@@ -71,12 +71,12 @@ def test_lost_delete_answer_is_not_resent(api, emulator, writes):
 
 def test_patch_sends_the_whole_tag_list(api, emulator):
     service = wait_running(api, create(api, "tag list", tags={"a": "1", "b": "2"}).id)
-    assert api.patch_service(service.id, tags={"a": "1", "c": "3"}).to_result()["tags"] == {"a": "1", "c": "3"}
+    assert api.patch_service(service.id, {"tags": {"a": "1", "c": "3"}}).to_result()["tags"] == {"a": "1", "c": "3"}
 
 
 def test_errors_carry_status_text_and_request_id(api):
     with pytest.raises(ApiError) as err:
-        api.create_service(name="bad size", provider="aws", region="us-east-1", size="x9.nonexistent")
+        api.create_service(dict(name="bad size", provider="aws", region="us-east-1", size="x9.nonexistent"))
     assert err.value.status == 400 and err.value.request_id and err.value.error
     assert "HTTP 400" in err.value.message and err.value.request_id in err.value.message
     assert api.find_service("00000000-0000-4000-8000-000000000000") is None
@@ -107,9 +107,9 @@ def test_every_operation(api, emulator):
     assert "PostgresServiceInfo" in api.get_prometheus(sid)
     assert api.set_state(sid, "switchover").id == sid
     with pytest.raises(ApiError):
-        api.create_read_replica(sid, "too early replica")  # no backup yet on a fresh primary
+        api.create_read_replica(sid, {"name": "too early replica"})  # no backup yet on a fresh primary
     with pytest.raises(ApiError):
-        api.restore_service(sid, "too early restore", "2000-01-01T00:00:00Z")
+        api.restore_service(sid, {"name": "too early restore"}, "2000-01-01T00:00:00Z")
 
 
 def test_lost_restart_that_already_finished_is_not_sent_again(fake_clock):

@@ -8,13 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from ansible_collections.clickhouse.cloud.plugins.module_utils._compare import normalize, plan_map
 from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import (
     Resource,
     Waiter,
     diff_of,
-    matches,
-    normalize,
-    plan_settings,
     plan_update,
 )
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import (
@@ -23,7 +21,7 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import (
     LostAnswerError,
     WaitTimeoutError,
 )
-from ansible_collections.clickhouse.cloud.plugins.module_utils._service import SERVICE
+from ansible_collections.clickhouse.cloud.plugins.module_utils._resources import SERVICE
 
 CURRENT = {
     "id": "0b1e3f6a-0000-4000-8000-000000000001",
@@ -66,17 +64,17 @@ def test_normalize(value, expected):
     ({}, {}, True, {}, [], []),
     (None, {"a": "1"}, True, {"a": "1"}, ["a"], []),
 ])
-def test_plan_settings(current, desired, purge, after, changed, removed):
-    plan = plan_settings(current, desired, purge=purge)
+def test_plan_map(current, desired, purge, after, changed, removed):
+    plan = plan_map(current, desired, purge=purge)
     assert plan.after == after
     assert plan.changed_keys == changed
     assert plan.removed_keys == removed
     assert plan.changed == bool(changed or removed)
 
 
-def test_plan_settings_custom_normaliser():
+def test_plan_map_custom_normaliser():
     to_kb = {"64MB": 65536, "65536kB": 65536}
-    plan = plan_settings({"work_mem": "64MB"}, {"work_mem": "65536kB"}, normalize_value=lambda k, v: to_kb[v])
+    plan = plan_map({"work_mem": "64MB"}, {"work_mem": "65536kB"}, canon_value=lambda k, v: to_kb[v])
     assert not plan.changed
 
 
@@ -94,7 +92,7 @@ def test_plan_settings_custom_normaliser():
     ({"name": "orders-2"}, True, {"name": "orders-2"}),
 ])
 def test_plan_update(desired, purge, changes):
-    plan = plan_update(SERVICE, CURRENT, desired, {"purge_tags": purge})
+    plan = plan_update(SERVICE, CURRENT, desired, {"tags": purge})
     assert plan.changes == changes
     assert plan.changed == bool(changes)
     assert plan.before == {k: CURRENT[k] for k in changes}
@@ -126,6 +124,7 @@ def test_diff_never_shows_secrets():
 
 
 def test_matches():
+    matches = SERVICE.matches
     assert matches(CURRENT, {"size": "r8gd.large", "tags": {"env": "dev", "team": "db"}})
     assert not matches(CURRENT, {"size": "r8gd.xlarge"})
     assert not matches(None, {"size": "r8gd.large"})
@@ -163,11 +162,12 @@ def test_waiter_reports_gone(fake_clock):
 # -- what a failed run reports --------------------------------------------------
 
 
+DESIRED = {"name": "orders", "provider": "aws", "region": "us-east-1", "size": "r8gd.large"}
+
+
 def engine(fake_clock, get):
-    module = SimpleNamespace(params={"name": "orders", "provider": "aws", "region": "us-east-1", "size": "r8gd.large"},
-                             check_mode=False, _diff=False, log=lambda msg: None)
     ops = SimpleNamespace(get=get)
-    return Resource(module, SERVICE, ops, waiter=Waiter(10, clock=fake_clock.clock, sleep=fake_clock.sleep))
+    return Resource(SERVICE, ops, waiter=Waiter(10, clock=fake_clock.clock, sleep=fake_clock.sleep))
 
 
 def test_failed_wait_after_create_still_returns_the_password(fake_clock):
@@ -175,8 +175,8 @@ def test_failed_wait_after_create_still_returns_the_password(fake_clock):
     created = {"id": CURRENT["id"], "name": "orders", "state": "creating", "password": "s3cretPassw0rd"}
     resource = engine(fake_clock, get=lambda sid: {"id": sid, "name": "orders", "state": "creating"})
     with pytest.raises(WaitTimeoutError) as err:
-        resource.present(None, lambda desired: dict(created))
-    partial = resource.partial(err.value)
+        resource.present(None, DESIRED, create=lambda desired: dict(created))
+    partial = err.value.partial
     assert partial["changed"] is True
     assert partial["service"]["password"] == "s3cretPassw0rd" and partial["service"]["state"] == "creating"
 
@@ -187,8 +187,8 @@ def test_api_error_while_waiting_keeps_the_write_answer(fake_clock):
 
     resource = engine(fake_clock, get)
     with pytest.raises(ApiError) as err:
-        resource.present(None, lambda desired: {"id": CURRENT["id"], "name": "orders", "password": "p4ssWord123"})
-    assert resource.partial(err.value)["service"]["password"] == "p4ssWord123"
+        resource.present(None, DESIRED, create=lambda desired: {"id": CURRENT["id"], "name": "orders", "password": "p4ssWord123"})
+    assert err.value.partial["service"]["password"] == "p4ssWord123"
 
 
 @pytest.mark.parametrize("error, changed", [
@@ -203,5 +203,5 @@ def test_a_failed_write_reports_changed_unless_the_api_refused_it(fake_clock, er
 
     resource = engine(fake_clock, get=None)
     with pytest.raises(ApiError) as err:
-        resource.present(None, create)
-    assert resource.partial(err.value)["changed"] is changed
+        resource.present(None, DESIRED, create=create)
+    assert err.value.partial["changed"] is changed

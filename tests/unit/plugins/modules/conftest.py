@@ -47,7 +47,7 @@ def running_service(emulator):
     from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
 
     api = PostgresApi(Transport(emulator.url, *emulator.admin_key), emulator.org_id)
-    created = api.create_service(name="unit %s" % uuid.uuid4().hex[:12], provider="aws", region="us-east-1", size="r8gd.large")
+    created = api.create_service(dict(name="unit %s" % uuid.uuid4().hex[:12], provider="aws", region="us-east-1", size="r8gd.large"))
     deadline = time.monotonic() + 30
     while api.get_service(created.id).state != "running":
         assert time.monotonic() < deadline, "service %s did not start" % created.id

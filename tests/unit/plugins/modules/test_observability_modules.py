@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from ansible_collections.clickhouse.cloud.plugins.modules import (
+    postgres_certificate,
     postgres_certificate_info,
     postgres_logs_info,
     postgres_metrics_info,
@@ -82,35 +83,41 @@ def test_certificate_written_0600_and_idempotent(run_module, args, tmp_path, wri
     read = run_module(postgres_certificate_info, args)
     assert not read["changed"] and read["certificate"].startswith("-----BEGIN CERTIFICATE-----") and "dest" not in read
 
-    predicted = run_module(postgres_certificate_info, dict(args, dest=dest, _ansible_check_mode=True, _ansible_diff=True))
+    predicted = run_module(postgres_certificate, dict(args, dest=dest, _ansible_check_mode=True, _ansible_diff=True))
     assert predicted["changed"] and not os.path.exists(dest)
     assert predicted["diff"][0]["after"] == read["certificate"] and predicted["diff"][0]["before"] == ""
 
-    written = run_module(postgres_certificate_info, dict(args, dest=dest))
+    written = run_module(postgres_certificate, dict(args, dest=dest))
     assert written["changed"] and written["dest"] == dest
     assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
     with open(dest) as handle:
         assert handle.read() == read["certificate"]
 
-    again = run_module(postgres_certificate_info, dict(args, dest=dest, _ansible_diff=True))
+    again = run_module(postgres_certificate, dict(args, dest=dest, _ansible_diff=True))
     assert not again["changed"] and "diff" not in again
 
     os.chmod(dest, 0o644)
-    fixed = run_module(postgres_certificate_info, dict(args, dest=dest, _ansible_diff=True))
+    fixed = run_module(postgres_certificate, dict(args, dest=dest, _ansible_diff=True))
     assert fixed["changed"] and fixed["diff"] == [{"before": {"mode": "0644"}, "after": {"mode": "0600"}}]
     assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
 
-    wider = run_module(postgres_certificate_info, dict(args, dest=dest, mode="0644"))
+    wider = run_module(postgres_certificate, dict(args, dest=dest, mode="0644"))
     assert wider["changed"] and stat.S_IMODE(os.stat(dest).st_mode) == 0o644
 
     with open(dest, "w") as handle:
         handle.write("stale\n")
-    replaced = run_module(postgres_certificate_info, dict(args, dest=dest, mode="0644", _ansible_diff=True))
+    replaced = run_module(postgres_certificate, dict(args, dest=dest, mode="0644", _ansible_diff=True))
     assert replaced["changed"] and replaced["diff"][0]["before"] == "stale\n"
     assert writes() == []
 
 
 @pytest.mark.parametrize("dest, fragment", [("missing-dir/ca.pem", "does not exist"), (".", "is a directory")])
 def test_certificate_bad_dest(run_module, args, tmp_path, dest, fragment):
-    result = run_module(postgres_certificate_info, dict(args, dest=str(tmp_path / dest)))
+    result = run_module(postgres_certificate, dict(args, dest=str(tmp_path / dest)))
     assert result["failed"] and fragment in result["msg"]
+
+
+def test_certificate_info_only_reads(run_module, args, tmp_path):
+    result = run_module(postgres_certificate_info, dict(args, dest=str(tmp_path / "ca.pem")))
+    assert result["failed"] and "Unsupported parameters" in result["msg"] and "dest" in result["msg"]
+    assert not os.path.exists(str(tmp_path / "ca.pem"))

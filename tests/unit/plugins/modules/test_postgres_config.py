@@ -132,7 +132,7 @@ def slow_start(emulator_class):
 @pytest.mark.parametrize("restart", ["if_required", "always"])
 def test_check_mode_predicts_no_restart_of_a_service_not_running_without_wait(run_module, slow_start, restart):
     api = PostgresApi(Transport(slow_start.url, *slow_start.admin_key), slow_start.org_id)
-    service = api.create_service(name="unit creating %s" % restart, provider="aws", region="us-east-1", size="r8gd.large")
+    service = api.create_service(dict(name="unit creating %s" % restart, provider="aws", region="us-east-1", size="r8gd.large"))
     args = {"api_url": slow_start.url, "api_key_id": slow_start.admin_key[0], "api_key_secret": slow_start.admin_key[1],
             "organization_id": slow_start.org_id, "id": service.id, "pg_config": {"max_connections": 300},
             "restart": restart, "wait": False}

@@ -22,7 +22,7 @@ def fleet(emulator_process):
     made = {s.name: s.id for s in api.list_services() if s.name.startswith("info ")}
     for name, tags in (("info a", {"env": "prod"}), ("info b", {"env": "dev"}), ("info c", {"env": "prod", "team": "x"})):
         if name not in made:
-            made[name] = api.create_service(name=name, provider="aws", region="us-east-1", size="r8gd.large", tags=tags).id
+            made[name] = api.create_service(dict(name=name, provider="aws", region="us-east-1", size="r8gd.large", tags=tags)).id
     return made
 
 
