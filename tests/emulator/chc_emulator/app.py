@@ -9,6 +9,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from . import tls
 from .control import ControlPlane, Timings
 from .faults import Faults
 from .http_api import ApiKey, ApiServer, RequestLog
@@ -38,6 +39,7 @@ class Settings:
     redact_credentials: bool = False
     sample_seconds: float = 10.0
     server_host: str = "localhost"  # what clients are told to connect to
+    tls: bool = False  # HTTPS with a CA of our own under data_dir/tls
 
 
 class StartError(RuntimeError):
@@ -95,6 +97,7 @@ class Emulator:
         self.insights = Insights(self.store, self.backend)
         self.telemetry = Telemetry(self.store, self.backend, org_id=settings.org_id, sample_interval=settings.sample_seconds)
         self.server: ApiServer | None = None
+        self.tls: tls.ApiTls | None = None
         self._running = contextlib.ExitStack()  # how to stop what start() got going, in reverse
         self._serving = False
         self._stopped = threading.Event()
@@ -114,8 +117,10 @@ class Emulator:
         The port comes first: a port that is taken fails the start before any server runs.
         """
         address = (self.settings.host, self.settings.port)
+        if self.settings.tls:
+            self.tls = tls.ensure(self.settings.data_dir, tls.certificate_names(self.settings.host, self.settings.server_host))
         try:
-            self.server = ApiServer(address, self)
+            self.server = tls.HttpsApiServer(address, self, self.tls) if self.tls else ApiServer(address, self)
         except OSError as exc:
             raise StartError(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}") from None
         self._running.callback(self.server.server_close)
@@ -130,6 +135,11 @@ class Emulator:
     def port(self) -> int:
         assert self.server is not None
         return self.server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host
+        return f"{'https' if self.tls else 'http'}://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     def serve_forever(self) -> None:
         assert self.server is not None

@@ -69,6 +69,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sample-seconds", type=float, default=_DEFAULTS.sample_seconds, help="telemetry sampling interval (default %(default)s)")
     p.add_argument("--server-host", default=_DEFAULTS.server_host, help="host name clients use to reach the servers (default %(default)s)")
+    p.add_argument(
+        "--tls", action="store_true",
+        help="serve HTTPS with a CA of its own, written to DATA_DIR/tls/ca.pem (kept across restarts) for clients to trust",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -95,6 +99,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         redact_credentials=args.redact_credentials,
         sample_seconds=args.sample_seconds,
         server_host=args.server_host,
+        tls=args.tls,
     )
 
 
@@ -104,16 +109,18 @@ def _banner(emulator: Emulator) -> str:
     keys = "\n".join(f"  key         {k.key_id} ({k.role})" for k in s.keys)
     limit = f"{s.rate_limit[0]} requests / {s.rate_limit[1]:g} s per key" if s.rate_limit else "off"
     fault_text = ", ".join(f"{k}={v}" for k, v in s.fault_rates.items()) or "none"
+    ca = f"  CA          {emulator.tls.ca_file}\n" if emulator.tls else ""
+    cacert = f"--cacert {emulator.tls.ca_file} " if emulator.tls else ""
     return (
-        f"chc-emulator {__version__} listening on http://{s.host}:{emulator.port}\n"
-        f"  org id      {s.org_id}\n{keys}\n"
+        f"chc-emulator {__version__} listening on {emulator.url}\n"
+        f"  org id      {s.org_id}\n{keys}\n{ca}"
         f"  data dir    {s.data_dir}\n"
         f"  servers     {'PostgreSQL' if s.postgres else 'none (--no-postgres)'}\n"
         f"  rate limit  {limit}\n  faults      {fault_text} (seed {s.seed})\n"
         f"  credentials {'redacted' if s.redact_credentials else 'returned by GET'}\n"
         f"  timings     provisioning {s.timings.provisioning:g}s, update {s.timings.update:g}s, restart {s.timings.restart:g}s, "
         f"deletion {s.timings.deletion:g}s, first backup {s.timings.first_backup:g}s\n"
-        f"Try: curl -s --user {s.keys[0].key_id} http://{s.host}:{emulator.port}/v1/organizations/{s.org_id}/postgres  (curl asks for the secret)"
+        f"Try: curl -s {cacert}--user {s.keys[0].key_id} {emulator.url}/v1/organizations/{s.org_id}/postgres  (curl asks for the secret)"
     )
 
 

@@ -1,7 +1,8 @@
 """Run an emulator in a child process for tests: `with EmulatorProcess(...) as emu: ...`.
 
 Keyword arguments become CLI flags (`provisioning_seconds=1` -> `--provisioning-seconds 1`,
-`no_postgres=True` -> `--no-postgres`).  The data directory it makes is under /tmp with
+`no_postgres=True` -> `--no-postgres`; with `tls=True` `url` is https, and `ca_file` and
+`ssl_context()` are what a client trusts).  The data directory it makes is under /tmp with
 mode 0755, so when tests run as root the servers (run as `postgres`) live inside it; a data
 directory the `postgres` user cannot reach works too (the servers then live under /var/tmp,
 see backend/layout.py).
@@ -18,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from .app import remove_data_dir
 from .backend.pgexec import die_with_parent
+from .tls import ApiTls
 
 ADMIN_KEY = ("test-admin", "test-admin-secret")
 READONLY_KEY = ("test-reader", "test-reader-secret")
@@ -54,7 +57,8 @@ class EmulatorProcess:
         self.admin_key = ADMIN_KEY
         self.readonly_key = READONLY_KEY
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.ca_file = ApiTls.of(self.data_dir).ca_file if options.get("tls") else None  # the emulator writes it at start
+        self.url = f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
         self.options = {"rate_limit": "off", "provisioning_seconds": 1, **options}
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
@@ -83,13 +87,17 @@ class EmulatorProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"emulator exited with {self.process.returncode}:\n{self.log_text()}")
             try:
-                with urllib.request.urlopen(self.url + "/v1", timeout=1) as response:
+                with urllib.request.urlopen(self.url + "/v1", timeout=1, context=self.ssl_context()) as response:
                     if response.status == 200:
                         return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError, FileNotFoundError):  # no CA file yet: not started
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"emulator not ready after {self.startup_timeout} s:\n{self.log_text()}")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client context that trusts the emulator's CA (tls=True), else None."""
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
 
     def log_text(self) -> str:
         path = self.data_dir / "emulator.log"
@@ -134,7 +142,7 @@ class EmulatorProcess:
     def _hook(self, method: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + "/_emulator/faults", data=data, method=method)
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=self.ssl_context()) as response:
             return json.loads(response.read())
 
     def inject(self, kind: str, method: str | None = None, path: str | None = None, count: int = 1, **extra) -> None:
