@@ -162,8 +162,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _keep_directories_searchable() -> None:
+    """Take the execute bits out of the umask, so the servers' user (another one when we are
+    root) can pass through the directories we make for it, whatever umask we were started with.
+    Files keep the umask's protection: they are created without execute bits anyway."""
+    os.umask(os.umask(0) & ~0o111)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _keep_directories_searchable()
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     emulator = _started(settings_from(args))
     if emulator is None:

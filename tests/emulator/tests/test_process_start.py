@@ -88,6 +88,21 @@ def _answer(connection_string: str, sql: str) -> list[tuple] | None:
         return None
 
 
+
+@needs_root
+@needs_postgres
+def test_a_umask_of_077_still_lets_the_servers_into_their_directories(spawn):
+    umask = os.umask(0o077)  # the emulator inherits it; hardened root accounts have 027 or 077
+    try:
+        emu = spawn(postgres=True, provisioning_seconds=0.5)
+    finally:
+        os.umask(umask)
+    api = Api(emu)
+    svc = api.running("masked")
+    assert rows(svc["connectionString"], "SELECT 1") == [(1,)]
+    assert stat.S_IMODE((emu.data_dir / "state.db").stat().st_mode) == 0o600, "files keep the umask"
+    api.close()
+
 def test_a_data_dir_that_is_a_file_fails_in_one_line(tmp_path):
     file = tmp_path / "not-a-dir"
     file.write_text("")
