@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from . import __version__, faults, ratelimit
-from .app import Emulator, Settings
+from .app import Emulator, Settings, servers_link
 from .control import Timings
 from .http_api import ApiKey
 
@@ -115,13 +115,20 @@ def _banner(emulator: Emulator) -> str:
         f"chc-emulator {__version__} listening on {emulator.url}\n"
         f"  org id      {s.org_id}\n{keys}\n{ca}"
         f"  data dir    {s.data_dir}\n"
-        f"  servers     {'PostgreSQL' if s.postgres else 'none (--no-postgres)'}\n"
+        f"  servers     {_servers(s)}\n"
         f"  rate limit  {limit}\n  faults      {fault_text} (seed {s.seed})\n"
         f"  credentials {'redacted' if s.redact_credentials else 'returned by GET'}\n"
         f"  timings     provisioning {s.timings.provisioning:g}s, update {s.timings.update:g}s, restart {s.timings.restart:g}s, "
         f"deletion {s.timings.deletion:g}s, first backup {s.timings.first_backup:g}s\n"
         f"Try: curl -s {cacert}--user {s.keys[0].key_id} {emulator.url}/v1/organizations/{s.org_id}/postgres  (curl asks for the secret)"
     )
+
+
+def _servers(settings: Settings) -> str:
+    if not settings.postgres:
+        return "none (--no-postgres)"
+    link = servers_link(settings.data_dir)
+    return f"PostgreSQL, in {link.resolve()} (PostgreSQL's user cannot reach the data dir)" if link.is_symlink() else "PostgreSQL"
 
 
 def _started(settings: Settings) -> Emulator | None:

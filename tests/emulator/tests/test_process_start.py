@@ -66,6 +66,7 @@ def test_a_data_dir_under_a_0700_directory_serves_real_servers_and_survives_sigk
         owner = servers.stat()
         assert (owner.st_uid, stat.S_IMODE(owner.st_mode)) == (pwd.getpwnam("postgres").pw_uid, 0o700)
         assert stat.S_IMODE(private_dir.stat().st_mode) == 0o700, "the user's directory must not be chmodded"
+        assert f"in {servers} " in emu.log_text(), "the banner says where the servers are"
         assert postgres_processes_under(servers), "the /proc scan must see the running server (control)"
         api.close()
 
