@@ -7,13 +7,12 @@ validates completely before it changes anything.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import secrets
 import string
 import uuid
 
-from . import validation, views
+from . import access, backups, validation, views
 from .backend.base import Backend
 from .errors import ApiError, bad_request, conflict
 from .reconciler import Reconciler
@@ -23,15 +22,21 @@ from .timefmt import rfc3339
 log = logging.getLogger("chc_emulator")
 
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits + "_-"
-_RESTART_ONLY = frozenset({"max_connections", "max_worker_processes"})
-# autovacuum_max_workers became reloadable in PostgreSQL 18.
-_RESTART_ONLY_BY_VERSION = {"17": _RESTART_ONLY | {"autovacuum_max_workers"}}
+# pgConfig keys of PostgreSQL's postmaster context (pg_settings.context), so a change waits for a restart.
+_RESTART_ONLY = frozenset(
+    {
+        "max_connections", "max_worker_processes", "autovacuum_freeze_max_age", "max_logical_replication_workers",
+        "max_replication_slots", "max_wal_senders", "track_activity_query_size", "wal_buffers",
+        "shared_memory_percent",  # not a PostgreSQL parameter: inferred, as shared memory is sized at server start
+    }
+)  # fmt: skip
+# autovacuum_max_workers became reloadable in PostgreSQL 18; io_method exists from 18 on.
+_RESTART_ONLY_BY_VERSION = {"17": _RESTART_ONLY | {"autovacuum_max_workers"}, "18": _RESTART_ONLY | {"io_method"}}
 _RESTART_MESSAGE = (
     "The changes in the following parameters require a database restart to take effect: {keys}. "
     "You can restart the database by using the restart endpoint."
 )
 _REPLICA_NOT_READY = "Parent server is not ready for read replicas. There are no backups, yet."
-_BACKUP_RETENTION = dt.timedelta(days=7)
 
 
 @dataclasses.dataclass
@@ -70,7 +75,16 @@ class ControlPlane:
         return [views.list_item(doc) for doc in self.store.all()]
 
     def get_service(self, service_id: str) -> dict:
-        return views.service(self.store.get(service_id), credentials=not self.redact)
+        return self._view(self.store.get(service_id))
+
+    def list_backups(self, service_id: str, query: dict[str, str]) -> tuple[list[dict], str | None]:
+        limit = validation.parse_int("limit", query.get("limit"), default=100, low=1, high=100)
+        return backups.page(self.store.get(service_id), self.store.clock(), cursor=query.get("cursor"), limit=limit)
+
+    def _view(self, doc: dict, *, credentials: bool | None = None) -> dict:
+        """The service as GET shows it; credentials unless redacted (or as asked)."""
+        shown = not self.redact if credentials is None else credentials
+        return views.service(doc, credentials=shown, earliest_restore=backups.earliest_restore_time(doc, self.store.clock()))
 
     def get_config(self, service_id: str) -> dict:
         return views.config(self.store.get(service_id))
@@ -84,6 +98,10 @@ class ControlPlane:
     def create_service(self, body: object) -> dict:
         body = validation.require_object(body)
         validation.check_schema("PostgresServicePostRequest", body)
+        validation.check_size(body["provider"], body["size"])
+        if "ipAccessList" in body:
+            access.check_rules(body["ipAccessList"], "ipAccessList")
+        rules = access.new_rules(body["ipAccessList"]) if "ipAccessList" in body else access.default_rules()
         fields = {
             "name": body["name"],
             "provider": body["provider"],
@@ -92,6 +110,7 @@ class ControlPlane:
             "postgresVersion": body.get("postgresVersion", "17"),
             "haType": body.get("haType", "none"),
             "isPrimary": True,
+            "ipAccessList": rules,
         }
         return self._new_service(body, fields, kind="provision", password=generate_password())
 
@@ -105,23 +124,25 @@ class ControlPlane:
         if self.store.clock() < primary["backupAt"]:
             raise bad_request(_REPLICA_NOT_READY)
         fields = {key: primary[key] for key in ("provider", "region", "size", "postgresVersion")}
-        fields.update(name=body["name"], haType="none", isPrimary=False, primaryId=primary_id)
+        fields.update(name=body["name"], haType="none", isPrimary=False, primaryId=primary_id, ipAccessList=access.copied(primary["ipAccessList"]))
         return self._new_service(body, fields, kind="provision", password=primary["password"])
 
     def restore_service(self, source_id: str, body: object) -> dict:
         body = validation.require_object(body)
         validation.check_schema("PostgresServiceRestoreRequest", body)
         source = self.store.get(source_id)
-        target = validation.parse_datetime("restoreTarget", body["restoreTarget"])
+        target = validation.parse_datetime("restoreTarget", body["restoreTarget"]).timestamp()
         now = self.store.clock()
-        first_backup = dt.datetime.fromtimestamp(source["backupAt"], dt.timezone.utc)
-        oldest = max(first_backup, dt.datetime.fromtimestamp(now, dt.timezone.utc) - _BACKUP_RETENTION)
-        if target.timestamp() > now:
+        earliest = backups.earliest_restore_time(source, now)
+        if target > now:
             raise bad_request("restoreTarget: must not be in the future")
-        if target < oldest:
-            raise bad_request(f"restoreTarget: no backup covers this time; the earliest restorable time is {rfc3339(oldest.timestamp())}")
+        if earliest is None:
+            raise bad_request("restoreTarget: the service has no backup yet")
+        if target < earliest:
+            raise bad_request(f"restoreTarget: no backup covers this time; the earliest restorable time is {rfc3339(earliest)}")
         fields = {key: source[key] for key in ("provider", "region", "size", "postgresVersion", "haType")}
-        fields.update(name=body["name"], isPrimary=True, restoredFrom=source_id, restoreTarget=rfc3339(target.timestamp()))
+        # A restored service comes with the default rules; clients copy the source's over (live doc §2).
+        fields.update(name=body["name"], isPrimary=True, restoredFrom=source_id, restoreTarget=rfc3339(target), ipAccessList=access.default_rules())
         return self._new_service(body, fields, kind="restore", password=source["password"])
 
     def _new_service(self, body: dict, fields: dict, *, kind: str, password: str) -> dict:
@@ -129,7 +150,7 @@ class ControlPlane:
         validation.check_tags(tags)
         pg_config = validation.normalise_pg_config(body.get("pgConfig", {}))
         service_id = str(uuid.uuid4())
-        endpoint = self.backend.provision(service_id, password, pg_config)
+        endpoint = self.backend.provision(service_id, password, pg_config, access.postgres_sources(fields["ipAccessList"]))
         now = self.store.clock()
         doc = {
             "id": service_id,
@@ -147,13 +168,15 @@ class ControlPlane:
             "appliedConfig": 1,
             "passwordGeneration": 1,
             "appliedPassword": 1,
+            "accessGeneration": 1,
+            "appliedAccess": 1,
             "backupAt": now + self.timings.provisioning + self.timings.first_backup,
             "pending": [],
             "transition": self._transition(kind, now, self.timings.provisioning),
         }
         self.store.save(doc)
         log.info("service %s (%s) created, %s", service_id, doc["name"], kind)
-        return views.service(doc, credentials=True)
+        return self._view(doc, credentials=True)
 
     @staticmethod
     def _transition(kind: str, now: float, seconds: float) -> dict:
@@ -168,6 +191,8 @@ class ControlPlane:
             validation.check_tags(body["tags"])
         with self.store.editing(service_id) as doc:
             self._require_not_deleting(doc)
+            if "size" in body:
+                validation.check_size(doc["provider"], body["size"])
             deferred = {key: body[key] for key in ("size", "haType") if key in body and body[key] != doc[key]}
             if not doc["isPrimary"] and (deferred or "tags" in body):
                 raise bad_request("read replicas take size, haType and tags from their primary; they cannot be changed")
@@ -180,7 +205,12 @@ class ControlPlane:
                 doc["tags"] = [{"key": t["key"], "value": t["value"]} for t in body["tags"]]
             if "name" in body:
                 doc["name"] = body["name"]
-        return views.service(doc, credentials=not self.redact)
+            if "ipAccessList" in body:
+                doc["ipAccessList"] = access.patched(doc["ipAccessList"], body["ipAccessList"])
+                doc["accessGeneration"] += 1
+        if "ipAccessList" in body:
+            self.reconciler.sync(service_id)
+        return self._view(doc)
 
     def delete_service(self, service_id: str) -> None:
         with self.store.editing(service_id) as doc:
@@ -211,7 +241,7 @@ class ControlPlane:
                     raise bad_request("command: switchover applies to primaries only")
                 doc["state"] = "restarting"
                 doc["transition"] = self._transition(command, now, self.timings.restart)
-        return views.service(doc, credentials=not self.redact)
+        return self._view(doc)
 
     def set_password(self, service_id: str, body: object) -> dict:
         body = validation.require_object(body)

@@ -55,6 +55,14 @@ class Text:
 
 
 @dataclasses.dataclass
+class Page:
+    """A list answer with a cursor beside `result` in the envelope (the live API's backups list)."""
+
+    items: list
+    next_cursor: str | None
+
+
+@dataclasses.dataclass
 class Request:
     method: str
     path: str
@@ -104,9 +112,21 @@ def build_routes(emulator) -> list[tuple[str, re.Pattern, str, Handler]]:
         ("GET", _PG + "/slowQueryPatterns", VIEW, lambda r: i.patterns(r.params["pg"], r.query)),
         ("GET", _PG + "/slowQueryPatterns/(?P<query_id>[^/]+)", VIEW, lambda r: i.pattern(r.params["pg"], r.params["query_id"], r.query)),
         ("GET", _PG + "/logs", VIEW, lambda r: i.logs(r.params["pg"], r.query)),
+        ("GET", _PG + "/backups", VIEW, lambda r: Page(*c.list_backups(r.params["pg"], r.query))),
         ("GET", _PG + "/prometheus", VIEW, prometheus(lambda r: [r.params["pg"]])),
     ]
     return [(method, re.compile(f"^{pattern}$"), permission, handler) for method, pattern, permission, handler in table]
+
+
+def _envelope(result: object, request_id: str) -> dict:
+    """{result, requestId, status}: no result for DELETE, a page's cursor beside its result."""
+    items = result.items if isinstance(result, Page) else result
+    envelope = {"result": items, "requestId": request_id, "status": 200}
+    if items is None:
+        envelope.pop("result")
+    if isinstance(result, Page) and result.next_cursor is not None:
+        envelope["nextCursor"] = result.next_cursor
+    return envelope
 
 
 class RequestLog:
@@ -196,10 +216,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if isinstance(result, Text):
                 response = (200, result.body.encode(), result.content_type, result.headers)
             else:
-                envelope = {"result": result, "requestId": request_id, "status": 200}
-                if result is None:
-                    envelope.pop("result")
-                response = (200, json.dumps(envelope).encode(), "application/json", {})
+                response = (200, json.dumps(_envelope(result, request_id)).encode(), "application/json", {})
         except ApiError as exc:
             error = {"status": exc.status, "error": exc.text, "requestId": request_id}
             response = (exc.status, json.dumps(error).encode(), "application/json", exc.headers)

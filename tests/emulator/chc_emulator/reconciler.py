@@ -1,7 +1,7 @@
 """Brings the real servers in line with the stored services, in the background.
 
 The store says what should be (a service being created, restarted, deleted; a config or
-password generation not yet applied); the reconciler makes the backend do it and records
+password or access-rule generation not yet applied); the reconciler makes the backend do it and records
 that it is done.  It is the only caller of the slow backend operations, so HTTP handlers
 never wait on a server start, and after a crash it simply finds the work still to do.
 """
@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from . import access
 from .backend.base import Backend
 from .store import Store
 
@@ -66,7 +67,11 @@ class Reconciler:
 
     @staticmethod
     def _out_of_sync(doc: dict) -> bool:
-        return doc["configGeneration"] != doc["appliedConfig"] or doc["passwordGeneration"] != doc["appliedPassword"]
+        return (
+            doc["configGeneration"] != doc["appliedConfig"]
+            or doc["passwordGeneration"] != doc["appliedPassword"]
+            or doc["accessGeneration"] != doc["appliedAccess"]
+        )
 
     def _submit(self, service_id: str) -> None:
         with self._guard:
@@ -134,6 +139,9 @@ class Reconciler:
         if doc["passwordGeneration"] != doc["appliedPassword"]:
             self.backend.set_password(service_id, doc["password"])
             self._mark(service_id, lambda d, g=doc["passwordGeneration"]: d.update(appliedPassword=g))
+        if doc["accessGeneration"] != doc["appliedAccess"]:
+            self.backend.apply_access(service_id, access.postgres_sources(doc["ipAccessList"]))
+            self._mark(service_id, lambda d, g=doc["accessGeneration"]: d.update(appliedAccess=g))
 
     def _mark(self, service_id: str, change) -> None:
         with self.store.lock:

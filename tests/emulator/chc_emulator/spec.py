@@ -1,8 +1,9 @@
 """The OpenAPI document the emulator serves and validates against.
 
-The vendored file is the 2026-07-31 snapshot; the newest revision adds the server-logs
-operation, which is patched in here from the reference so that GET /v1 describes
-everything the emulator answers.
+The vendored file is the 2026-07-31 snapshot with the additions of the live API of
+October 2026 (marked `x-source` where new, `x-live-api-2026-10` where an existing schema
+grew); the newest revision adds the server-logs operation, which is patched in here from
+the reference so that GET /v1 describes everything the emulator answers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 SPEC_URI = "urn:chc-emulator:openapi"
+LIVE_ADDITIONS = "x-live-api-2026-10"
 
 _LOGS_PATH = "/v1/organizations/{organizationId}/postgres/{postgresId}/logs"
 _SEVERITIES = ["DEBUG", "LOG", "INFO", "NOTICE", "WARNING", "ERROR", "FATAL", "PANIC"]
@@ -68,6 +70,15 @@ def document() -> dict:
 
 
 @functools.cache
+def sizes(provider: str) -> frozenset[str]:
+    """The VM sizes of one provider: the live API's added sizes are its gcp ones, the rest aws'."""
+    pg_size = document()["components"]["schemas"]["pgSize"]
+    added = pg_size.get(LIVE_ADDITIONS, {})
+    added_sizes = frozenset(added.get("enum", ()))
+    return added_sizes if provider == added.get("provider") else frozenset(pg_size["enum"]) - added_sizes
+
+
+@functools.cache
 def document_bytes() -> bytes:
     return json.dumps(document()).encode()
 
@@ -88,10 +99,6 @@ def validator(schema_name: str, *, allow_empty_config: bool = False) -> Draft202
     schema: dict = {"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}
     if allow_empty_config:
         components = document()["components"]["schemas"]
-        sections = ("pgConfig", "pgBouncerConfig")
-        schema = {
-            "type": "object",
-            "properties": {key: {k: v for k, v in components[key].items() if k != "minProperties"} for key in sections},
-            "required": list(sections),
-        }
+        schema = copy.deepcopy(components[schema_name])
+        schema["properties"] = {key: {k: v for k, v in components[key].items() if k != "minProperties"} for key in schema["properties"]}
     return Draft202012Validator(schema, registry=_registry())

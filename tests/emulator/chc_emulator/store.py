@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import access
 from .errors import not_found
 
 _SCHEMA = """
@@ -26,6 +27,14 @@ CREATE INDEX IF NOT EXISTS samples_by_service ON samples (service_id, ts);
 """
 
 _RESTORE_PHASES = ("restoring_backup", "replaying_wal", "finalizing_restore")
+
+
+def upgrade(doc: dict) -> dict:
+    """A document stored before the live API's access rules: it had the default rules, and
+    its server must get the pg_hba.conf written from them."""
+    if "ipAccessList" not in doc:
+        doc.update(ipAccessList=access.default_rules(), accessGeneration=1, appliedAccess=0)
+    return doc
 
 
 def settle(doc: dict, now: float) -> bool:
@@ -76,7 +85,7 @@ class Store:
         self._db.executescript(_SCHEMA)
         self._docs: dict[str, dict] = {}
         for service_id, doc in self._db.execute("SELECT id, doc FROM services ORDER BY seq"):
-            self._docs[service_id] = json.loads(doc)
+            self._docs[service_id] = upgrade(json.loads(doc))
         self._seq = max((d["seq"] for d in self._docs.values()), default=0)
 
     # --- services -------------------------------------------------------------------------

@@ -32,9 +32,12 @@ def _field_path(error: ValidationError) -> str:
 def _describe(error: ValidationError) -> str:
     field = _field_path(error)
     if error.validator == "additionalProperties":
-        known = set(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - known)
-        return f"{field}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
+        # The live API refuses a body property it does not know (reference §3.4), so does the emulator.
+        properties = error.schema.get("properties", {})
+        unknown = sorted(set(error.instance) - set(properties))
+        allowed = sorted(name for name, prop in properties.items() if not prop.get("deprecated"))
+        what = "parameter(s)" if field.endswith("pgConfig") else "property" if len(unknown) == 1 else "properties"
+        return f"{field}: unknown {what} {', '.join(unknown)}; allowed: {', '.join(allowed)}"
     if error.validator == "required":
         return f"{field}: {error.message}"
     if error.validator == "enum":
@@ -67,6 +70,12 @@ def require_object(body: object) -> dict:
 def check_uuid(name: str, value: str) -> None:
     if not _UUID.match(value):
         raise bad_request(f"{name}: {value!r} is not a valid UUID")
+
+
+def check_size(provider: str, size: str) -> None:
+    """Each provider has its own sizes (the schema's enum is all of them)."""
+    if size not in spec.sizes(provider):
+        raise bad_request(f"size: {size!r} is not a size of provider {provider}")
 
 
 def check_tags(tags: Iterable[Mapping[str, str]] | None) -> None:

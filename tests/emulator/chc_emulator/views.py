@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .timefmt import rfc3339
+
 # Local NVMe in GiB, modelled on the docs' pairs (r6gd.medium: 59, r8gd.large: 118); an AWS
 # "<n>xlarge" has n times the xlarge disk, a GCP "<family>-<n>" about 59 GiB per vCPU.
 _STORAGE_BY_SUFFIX = {"medium": 59, "large": 118, "xlarge": 237}
@@ -39,8 +41,9 @@ def list_item(doc: dict) -> dict:
     }
 
 
-def service(doc: dict, *, credentials: bool) -> dict:
-    """The full object, in the order of the docs' examples; credentials only when allowed."""
+def service(doc: dict, *, credentials: bool, earliest_restore: float | None) -> dict:
+    """The full object, in the order of the docs' examples, then the live API's fields;
+    credentials only when allowed."""
     item = list_item(doc)
     view = {key: item[key] for key in ("id", "name", "provider", "region", "postgresVersion", "size", "storageSize", "haType", "tags")}
     if credentials:
@@ -50,6 +53,8 @@ def service(doc: dict, *, credentials: bool) -> dict:
         view["password"] = doc["password"]
     view["hostname"] = doc["host"]
     view.update(isPrimary=doc["isPrimary"], state=doc["state"], createdAt=doc["createdAt"])
+    view["ipAccessList"] = [dict(rule) for rule in doc["ipAccessList"]]
+    view["earliestRestoreTime"] = rfc3339(earliest_restore) if earliest_restore is not None else None
     return view
 
 

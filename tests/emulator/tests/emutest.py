@@ -133,11 +133,14 @@ class Api:
         return self.wait_state(self.create(name, **fields)["id"], "running")
 
     def snapshot(self) -> dict:
-        """Everything a write could change: the list, each service, each config."""
+        """Everything a write could change: the list, each service, each config.
+
+        Not earliestRestoreTime: the clock moves it (null until the first backup), no write does.
+        """
         items = sorted(self.services(), key=lambda s: s["id"])
         return {
             "list": items,
-            "services": {s["id"]: self.service(s["id"]) for s in items},
+            "services": {s["id"]: {k: v for k, v in self.service(s["id"]).items() if k != "earliestRestoreTime"} for s in items},
             "configs": {s["id"]: self.config(s["id"]) for s in items},
         }
 

@@ -11,7 +11,8 @@ no test can forget it.  Three layers:
    validated against the operation's own error-envelope schema (its 400 response).
 3. The envelope rules the document leaves implicit (its envelope schemas have no
    `required`): a success carries exactly `result`, `requestId`, `status` (no `result`
-   for DELETE), an error exactly `status`, `error`, `requestId`; `status` echoes the HTTP
+   for DELETE) plus only what the operation's own envelope declares (the backups list's
+   `nextCursor`), an error exactly `status`, `error`, `requestId`; `status` echoes the HTTP
    code; `error` reads "CODE: message"; a 429 has a positive X-RateLimit-Reset; PEM and
    Prometheus text are not enveloped and are well formed.
 
@@ -99,6 +100,12 @@ def _flatten(errors: Iterable[ValidationError]) -> list[ValidationError]:
     return out
 
 
+def _success_envelope(operation: dict) -> dict:
+    """The top-level properties the operation declares for its 200 answer ({} for text answers)."""
+    content = operation.get("responses", {}).get("200", {}).get("content", {})
+    return content.get("application/json", {}).get("schema", {}).get("properties", {})
+
+
 def _tolerated(operation_id: str | None, error: ValidationError) -> bool:
     """Deviations from the document that the real API shows, so the emulator must too."""
     path = list(error.absolute_path)
@@ -121,6 +128,9 @@ class SpecChecker:
         config = Config(extra_media_type_deserializers={"application/x-pem-file": lambda data: data.decode()})
         self.openapi = OpenAPI.from_dict(document, config=config)
         self._operation_ids = {(method.upper(), template): op.get("operationId") for template, ops in document["paths"].items() for method, op in ops.items()}
+        self._extra_envelope_keys = {
+            op.get("operationId"): set(_success_envelope(op)) - {"result", "requestId", "status"} for ops in document["paths"].values() for op in ops.values()
+        }
         self._templates = [(re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"), template) for template in document["paths"]]
         self._error_validators: dict[str, Draft202012Validator] = {}
         self._strict_error = Draft202012Validator(STRICT_ERROR_ENVELOPE, format_checker=Draft202012Validator.FORMAT_CHECKER)
@@ -152,7 +162,7 @@ class SpecChecker:
                 self.openapi.validate_request(_CoreRequest(request))
             except Exception as exc:  # noqa: BLE001
                 self._raise_unless_tolerated(operation_id, exc, f"{where}: the emulator accepted a request that breaks {operation_id}")
-        self._check_envelope(request, response, where)
+        self._check_envelope(request, response, where, self._extra_envelope_keys.get(operation_id, set()))
 
     # --- layers --------------------------------------------------------------------------
 
@@ -200,7 +210,7 @@ class SpecChecker:
         if not str(self._json(response, where).get("openapi", "")).startswith("3."):
             raise ContractError(f"{where}: not an OpenAPI 3 document")
 
-    def _check_envelope(self, request: httpx.Request, response: httpx.Response, where: str) -> None:
+    def _check_envelope(self, request: httpx.Request, response: httpx.Response, where: str, optional_keys: set[str] = frozenset()) -> None:
         content_type = response.headers.get("content-type", "")
         status = response.status_code
         if status >= 400:
@@ -229,7 +239,7 @@ class SpecChecker:
         if not isinstance(body, dict):
             raise ContractError(f"{where}: the success envelope must be an object")
         expected = {"requestId", "status"} if request.method == "DELETE" else {"result", "requestId", "status"}
-        if set(body) != expected:
+        if set(body) - optional_keys != expected:
             raise ContractError(f"{where}: success envelope keys {sorted(body)}, expected {sorted(expected)}")
         if body["status"] != status or not isinstance(body["status"], int):
             raise ContractError(f"{where}: envelope status {body['status']!r} differs from the HTTP status")

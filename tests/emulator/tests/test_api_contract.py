@@ -68,6 +68,10 @@ def test_get_v1_serves_the_vendored_document_plus_logs_without_auth(emu):
 
 def test_a_valid_answer_passes(checker):
     checker.check(*answer("GET", f"/{PG}", 200, ok(SERVICE)))
+    live = {"ipAccessList": [{"id": "r1", "source": "1.2.3.4/32", "portRange": "5432", "description": "d"}], "earliestRestoreTime": None}
+    checker.check(*answer("GET", f"/{PG}", 200, ok({**SERVICE, **live})))
+    backup = {"key": "base-1", "status": "completed", "lastModified": "2026-05-25T16:42:16.000Z"}
+    checker.check(*answer("GET", f"/{PG}/backups", 200, {**ok([backup]), "nextCursor": "base-0"}))
     checker.check(*answer("GET", "", 200, ok([{k: SERVICE[k] for k in ("id", "name", "state", "isPrimary")}])))
     checker.check(*answer("DELETE", f"/{PG}", 200, {"requestId": str(uuid.uuid4()), "status": 200}))
     checker.check(*answer("GET", f"/{PG}", 404, {"status": 404, "error": "NOT_FOUND: gone", "requestId": str(uuid.uuid4())}))
@@ -88,6 +92,9 @@ def _broken(change):
         ("size outside the enum", _broken(lambda b: b["result"].update(size="m7i.large"))),
         ("not a date-time", _broken(lambda b: b["result"].update(createdAt="yesterday"))),
         ("tag without key", _broken(lambda b: b["result"].update(tags=[{"value": "x"}]))),
+        ("rule id a number", _broken(lambda b: b["result"].update(ipAccessList=[{"id": 5, "source": "1.2.3.4/32", "portRange": "5432"}]))),
+        ("rules not a list", _broken(lambda b: b["result"].update(ipAccessList="nope"))),
+        ("earliestRestoreTime a number", _broken(lambda b: b["result"].update(earliestRestoreTime=12))),
         ("missing requestId", _broken(lambda b: b.pop("requestId"))),
         ("missing status", _broken(lambda b: b.pop("status"))),
         ("missing result", _broken(lambda b: b.pop("result"))),

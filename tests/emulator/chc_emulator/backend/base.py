@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Protocol
+
+ALL_SOURCES = ("0.0.0.0/0",)  # a service whose rules let every address reach Postgres
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,8 +64,8 @@ class Backend(Protocol):
     def prepare(self) -> None:
         """One-time setup at emulator start (e.g. build the template cluster)."""
 
-    def provision(self, service_id: str, password: str, pg_config: dict[str, str]) -> Endpoint:
-        """Create the server for a new service (not yet started). Idempotent."""
+    def provision(self, service_id: str, password: str, pg_config: dict[str, str], sources: Sequence[str] = ALL_SOURCES) -> Endpoint:
+        """Create the server for a new service (not yet started), admitting only `sources`. Idempotent."""
 
     def start(self, service_id: str) -> None:
         """Start the server if it is not running; adopt it if it already is."""
@@ -92,6 +95,12 @@ class Backend(Protocol):
 
         Keys removed from the map go back to the server default.  Reloadable settings take
         effect at once; restart-only ones are written and reported in pending_restart.
+        """
+
+    def apply_access(self, service_id: str, sources: Sequence[str]) -> None:
+        """Admit exactly these IPv4 networks (CIDR text) from now on, without a restart.
+
+        Sessions already open stay open; the rules apply to new connections.
         """
 
     def executions(self, service_id: str, since: dt.datetime, until: dt.datetime) -> list[Execution]:

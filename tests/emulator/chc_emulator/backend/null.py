@@ -9,12 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import pathlib
+from collections.abc import Sequence
 
 from . import certs, stats
-from .base import ConfigOutcome, Endpoint, Execution, LogEntry
+from .base import ALL_SOURCES, ConfigOutcome, Endpoint, Execution, LogEntry
 
-# PostgreSQL 15's postmaster-context keys among the API's pgConfig keys (reference section 4.5).
-RESTART_KEYS = frozenset({"max_connections", "max_worker_processes", "autovacuum_max_workers"})
+# PostgreSQL 15's postmaster-context keys among the API's pgConfig keys (`postgres --describe-config`).
+RESTART_KEYS = frozenset(
+    {
+        "max_connections", "max_worker_processes", "autovacuum_max_workers", "autovacuum_freeze_max_age",
+        "max_logical_replication_workers", "max_replication_slots", "max_wal_senders", "track_activity_query_size", "wal_buffers",
+    }
+)  # fmt: skip
 
 
 @functools.cache
@@ -32,7 +38,7 @@ class NullBackend:
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
 
-    def provision(self, service_id: str, password: str, pg_config: dict[str, str]) -> Endpoint:
+    def provision(self, service_id: str, password: str, pg_config: dict[str, str], sources: Sequence[str] = ALL_SOURCES) -> Endpoint:
         return self.endpoint(service_id)
 
     def start(self, service_id: str) -> None:
@@ -62,6 +68,9 @@ class NullBackend:
     def apply_config(self, service_id: str, pg_config: dict[str, str]) -> ConfigOutcome:
         """Reports the keys a real PostgreSQL 15 would need a restart for, so the API says the same."""
         return ConfigOutcome(pending_restart=tuple(sorted(RESTART_KEYS & pg_config.keys())), not_applied=())
+
+    def apply_access(self, service_id: str, sources: Sequence[str]) -> None:
+        pass
 
     def executions(self, service_id: str, since: dt.datetime, until: dt.datetime) -> list[Execution]:
         return []

@@ -30,12 +30,12 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import psycopg
 
-from . import certs, pgconf, stats, template
-from .base import ConfigOutcome, Endpoint, Execution, LogEntry
+from . import certs, hba, pgconf, stats, template
+from .base import ALL_SOURCES, ConfigOutcome, Endpoint, Execution, LogEntry
 from .layout import DataDir, ServiceDir, ServiceState
 from .pgexec import PgExec
 from .scram import scram_verifier
@@ -197,14 +197,14 @@ class PostgresBackend:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def provision(self, service_id: str, password: str, pg_config: dict[str, str]) -> Endpoint:
+    def provision(self, service_id: str, password: str, pg_config: dict[str, str], sources: Sequence[str] = ALL_SOURCES) -> Endpoint:
         with self._lock(service_id):
             if self.data.service(service_id).exists():
                 return self.endpoint(service_id)
             staging = self.data.staging(service_id)
             shutil.rmtree(staging.root, ignore_errors=True)
             try:
-                state = self._build_service(service_id, staging, password, pg_config)
+                state = self._build_service(service_id, staging, password, pg_config, sources)
                 staging.root.rename(self.data.service(service_id).root)
             except BaseException:
                 shutil.rmtree(staging.root, ignore_errors=True)
@@ -214,7 +214,7 @@ class PostgresBackend:
             self._log(f"service {service_id}: provisioned on port {state.port}")
             return Endpoint(self.host, state.port)
 
-    def _build_service(self, service_id: str, staging: ServiceDir, password: str, pg_config: dict[str, str]) -> ServiceState:
+    def _build_service(self, service_id: str, staging: ServiceDir, password: str, pg_config: dict[str, str], sources: Sequence[str]) -> ServiceState:
         staging.root.mkdir(mode=0o755)
         subprocess.run(["cp", "-a", str(self.data.template), str(staging.pgdata)], check=True)
         tls = certs.service_tls(service_id, [self.host, "localhost", "127.0.0.1", "::1"])
@@ -229,6 +229,7 @@ class PostgresBackend:
             self._states[service_id] = state  # reserves the port
         pgconf.write(self._pg, staging.pgdata / pgconf.SERVICE_CONF, {"port": state.port, "listen_addresses": self.listen_addresses})
         self._write_user_conf(service_id, staging.pgdata, pg_config)
+        self._write_hba(staging.pgdata, sources)
         self._pg.single_user(
             staging.pgdata,
             [
@@ -442,6 +443,23 @@ class PostgresBackend:
                 self._log(f"service {service_id}: pgConfig {name}={value!r} rejected by the server, not applied: {error}")
         pgconf.write(self._pg, conf, accepted)
         return sorted(unknown + rejected)
+
+    # -- access rules --------------------------------------------------------------------
+
+    def apply_access(self, service_id: str, sources: Sequence[str]) -> None:
+        """Rewrite pg_hba.conf and reload: new connections follow the rules, no restart."""
+        with self._lock(service_id):
+            self._write_hba(self._service(service_id).pgdata, sources)
+            running = self._live_server(service_id) is not None
+            if running:
+                with self._admin(service_id) as conn:
+                    _reload(conn)
+            self._log(f"service {service_id}: admits {', '.join(sources) or 'no source'}{' (reloaded)' if running else ''}")
+
+    def _write_hba(self, pgdata: pathlib.Path, sources: Sequence[str]) -> None:
+        path = pgdata / hba.FILE
+        path.write_text(hba.render(sources))
+        self._pg.own(path)
 
     # -- observation ---------------------------------------------------------------------
 
