@@ -120,7 +120,11 @@ class EmulatorProcess:
         return self.start()
 
     def __enter__(self) -> EmulatorProcess:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # no __exit__ follows a failed __enter__; the error holds the log
+            self.close()
+            raise
 
     def __exit__(self, *exc) -> None:
         self.close()

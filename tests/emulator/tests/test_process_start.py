@@ -162,3 +162,11 @@ def test_a_malformed_key_in_the_environment_is_a_usage_error():
     ran = subprocess.run([sys.executable, "-m", "chc_emulator", "--no-postgres"], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "CHC_EMULATOR_KEYS": "id-without-secret"})
     assert ran.returncode == 2 and "CHC_EMULATOR_KEYS: expected ID:SECRET" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_a_failed_start_in_a_with_block_leaves_no_data_dir_behind():
+    emu = EmulatorProcess(no_postgres=True, rate_limit="nonsense")
+    with pytest.raises(RuntimeError, match="exited with 2"):
+        with emu:
+            pass
+    assert not emu.data_dir.exists()
