@@ -20,6 +20,8 @@ from ._transport import DEFAULT_API_URL, HAS_HTTPX, HTTPX_IMPORT_ERROR, Transpor
 
 def common_argument_spec():
     """Connection options; each also reads the environment the Terraform provider uses."""
+    from ._pacer import DEFAULT_RATE_LIMIT
+
     return dict(
         api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["CLICKHOUSE_API_URL"])),
         api_key_id=dict(type="str", required=True, no_log=False,
@@ -27,8 +29,9 @@ def common_argument_spec():
         api_key_secret=dict(type="str", required=True, no_log=True,
                             fallback=(env_fallback, ["CLICKHOUSE_CLOUD_API_SECRET", "CLICKHOUSE_TOKEN_SECRET"])),
         organization_id=dict(type="str", required=True, fallback=(env_fallback, ["CLICKHOUSE_ORG_ID"])),
-        api_timeout=dict(type="int", default=30),
-        api_retries=dict(type="int", default=5),
+        api_timeout=dict(type="int", default=30, fallback=(env_fallback, ["CLICKHOUSE_API_TIMEOUT"])),
+        api_retries=dict(type="int", default=5, fallback=(env_fallback, ["CLICKHOUSE_API_RETRIES"])),
+        api_rate_limit=dict(type="str", default=DEFAULT_RATE_LIMIT, fallback=(env_fallback, ["CLICKHOUSE_API_RATE_LIMIT"])),
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
     )
@@ -66,11 +69,17 @@ class ClickHouseModule(AnsibleModule):
     def api(self):
         """The typed client, built on first use."""
         if self._api is None:
+            from ._pacer import make_pacer
+
             p = self.params
+            try:
+                pacer = make_pacer(p["api_url"], p["api_key_id"], p["api_rate_limit"], log=self.log)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
             try:
                 transport = Transport(p["api_url"], p["api_key_id"], p["api_key_secret"], timeout=p["api_timeout"],
                                       retries=p["api_retries"], validate_certs=p["validate_certs"],
-                                      ca_path=p["ca_path"], log=self.log)
+                                      ca_path=p["ca_path"], log=self.log, pacer=pacer)
             except (OSError, ssl.SSLError) as exc:
                 raise InputError("ca_path %s: cannot load CA certificates: %s" % (p["ca_path"], exc))
             self._api = PostgresApi(transport, p["organization_id"])

@@ -9,16 +9,22 @@
 Retry rules, in one place:
 
 * a request that never reached the server (connect error, pool timeout) or was
-  refused by the rate limiter (429) is always safe to send again;
+  refused by the rate limiter (429) is always safe to send again; a write with
+  a ``reconcile`` callback first asks it whether the server already holds the
+  change (another run may have made it meanwhile);
 * a read (GET) is also resent after 5xx and lost answers;
 * a write (POST, PATCH, DELETE) whose answer was lost or came back 5xx may have
   been committed, so it is resent only after its ``reconcile`` callback has
   looked at the server and said the write did not happen.  Without a callback
-  the write is not repeated and the error says the outcome is unknown.
+  the write is not repeated and the error says the outcome is unknown;
+* a TLS certificate that fails verification is never retried: it will not heal.
 
-Delays are jittered exponential backoff, replaced by the server's own hint
-(``X-RateLimit-Reset`` or ``Retry-After``) when it gives one, and the whole
-exchange stays inside a time budget.
+Only 5xx answers and connection failures spend the ``retries``; a 429 only
+costs time.  Delays are jittered exponential backoff, replaced by the server's
+own hint (``X-RateLimit-Reset`` or ``Retry-After``) when it gives one, and the
+whole exchange, waiting in the pacer's line included, stays inside a time
+budget.  With a ``pacer`` (see ``_pacer``) every send first takes a slot, and a
+429 makes every process on the key wait out the server's hint.
 """
 
 from __future__ import annotations
@@ -141,10 +147,12 @@ class Transport:
 
     def __init__(self, base_url, key_id, key_secret, timeout=30, retries=5, validate_certs=True,
                  ca_path=None, budget=DEFAULT_BUDGET, log=None, http_transport=None,
-                 sleep=time.sleep, clock=time.monotonic, rand=random.random):
+                 sleep=time.sleep, clock=time.monotonic, rand=random.random, pacer=None):
         self.base_url = normalize_base_url(base_url)
         self.retries = max(0, int(retries))
         self.budget = float(budget)
+        self.pacer = pacer
+        self._ca_path = ca_path
         self._log = log or (lambda msg: None)
         self._sleep = sleep
         self._clock = clock
@@ -175,12 +183,16 @@ class Transport:
 
         ``reconcile`` (writes only) is called after an ambiguous failure; it returns
         the result the server already holds, ``NOT_APPLIED`` to allow a resend, or
-        ``UNKNOWN`` when it cannot tell and a resend could do harm.
+        ``UNKNOWN`` when it cannot tell and a resend could do harm.  Before a resend
+        after a 429 or a connect error, which surely did not apply, only a result
+        stops the resend.
         """
         method = method.upper()
         deadline = self._clock() + self.budget
-        attempt = 0
+        attempt = failures = refusals = 0
+        failure = None
         while True:
+            slot = self._take_slot(method, path, deadline, failure)
             attempt += 1
             response, failure, kind, hint = self._attempt(method, path, body, params, text, attempt)
             if response is not None:
@@ -188,31 +200,91 @@ class Transport:
             if kind == FATAL:
                 raise failure
             if kind == AMBIGUOUS:
-                if reconcile is None:
-                    raise LostAnswerError(method, path, status=failure.status, error=failure.error,
-                                          request_id=failure.request_id, attempts=attempt,
-                                          reason="the write may or may not have been applied, so it was not resent")
-                self._log("%s %s: %s; checking whether the write was applied before resending"
-                          % (method, path, _describe(failure)))
-                outcome = reconcile()
-                if outcome is UNKNOWN:
-                    raise LostAnswerError(method, path, status=failure.status, error=failure.error,
-                                          request_id=failure.request_id, attempts=attempt,
-                                          reason="the server's state cannot tell whether it was applied, "
-                                                 "and sending it twice would do harm, so it was not resent")
-                if outcome is not NOT_APPLIED:
-                    self._log("%s %s: the server already holds the change; not resending" % (method, path))
-                    return Response(200, outcome)
-            if attempt > self.retries:
-                raise _with_reason(failure, "retries exhausted")
-            if hint is not None:
-                delay = hint + self._rand()  # every fork sees the same window edge: spread them out
+                outcome = self._reconcile_lost_answer(method, path, failure, attempt, reconcile)
+                if outcome is not None:
+                    return outcome
+            if failure.status == 429:
+                refusals += 1
+                self._wait_out_refusal(method, path, failure, hint, refusals, slot, deadline)
             else:
-                delay = backoff_delay(attempt - 1, self._rand)
-            if self._clock() + delay > deadline:
-                raise _with_reason(failure, "waiting %.1f s more would exceed the %.0f s retry budget" % (delay, self.budget))
-            self._log("%s %s: %s; retry %d/%d in %.1f s" % (method, path, _describe(failure), attempt, self.retries, delay))
-            self._sleep(delay)
+                failures += 1
+                if failures > self.retries:
+                    raise _with_reason(failure, "retries exhausted")
+                delay = hint + self._rand() if hint is not None else backoff_delay(failures - 1, self._rand)
+                self._check_budget(failure, delay, deadline)
+                self._log("%s %s: %s; retry %d/%d in %.1f s" % (method, path, _describe(failure), failures,
+                                                                self.retries, delay))
+                self._sleep(delay)
+            if kind == RETRY and method in WRITE_METHODS and reconcile is not None:
+                outcome = reconcile()
+                if outcome is not NOT_APPLIED and outcome is not UNKNOWN:
+                    self._log("%s %s: the server already holds the change (made meanwhile by another run?); "
+                              "not resending" % (method, path))
+                    return Response(200, outcome)
+
+    def _reconcile_lost_answer(self, method, path, failure, attempt, reconcile):
+        """After an ambiguous failure: the ``Response`` the server already holds, None to resend, or raise."""
+        if reconcile is None:
+            raise LostAnswerError(method, path, status=failure.status, error=failure.error,
+                                  request_id=failure.request_id, attempts=attempt,
+                                  reason="the write may or may not have been applied, so it was not resent")
+        self._log("%s %s: %s; checking whether the write was applied before resending"
+                  % (method, path, _describe(failure)))
+        outcome = reconcile()
+        if outcome is UNKNOWN:
+            raise LostAnswerError(method, path, status=failure.status, error=failure.error,
+                                  request_id=failure.request_id, attempts=attempt,
+                                  reason="the server's state cannot tell whether it was applied, "
+                                         "and sending it twice would do harm, so it was not resent")
+        if outcome is not NOT_APPLIED:
+            self._log("%s %s: the server already holds the change; not resending" % (method, path))
+            return Response(200, outcome)
+        return None
+
+    def _wait_out_refusal(self, method, path, failure, hint, refusals, slot, deadline):
+        """A 429 costs time, not an attempt: wait out the server's hint, or back off without one.
+
+        With a pacer the wait is recorded for every process on the key and
+        served in ``_take_slot``; the pacer's order replaces the jitter.
+        """
+        pause = hint if hint is not None else backoff_delay(refusals - 1, self._rand)
+        if self.pacer is not None:
+            self.pacer.refused(slot, pause)
+            self._log("%s %s: HTTP 429 (refusal %d); every request on this API key waits %.1f s"
+                      % (method, path, refusals, pause))
+            return
+        delay = pause + self._rand() if hint is not None else pause  # every fork sees the same window edge
+        self._check_budget(failure, delay, deadline)
+        self._log("%s %s: HTTP 429 (refusal %d); rate limited, sending again in %.1f s"
+                  % (method, path, refusals, delay))
+        self._sleep(delay)
+
+    def _take_slot(self, method, path, deadline, failure):
+        """Wait in the pacer's line until this send may go; the slot, or None without a pacer."""
+        if self.pacer is None:
+            return None
+        while True:
+            slot = self.pacer.reserve(max_wait=deadline - self._clock())
+            if not slot.reserved:
+                if failure is None:
+                    failure = ApiError(method, path, error="rate limit: %d requests on this API key are queued ahead "
+                                                           "on this controller" % slot.queued)
+                raise _with_reason(failure, self._over_budget(slot.wait))
+            if slot.wait <= 0:
+                return slot
+            self._log("%s %s: rate limit: waiting %.1f s for a slot (%d queued)" % (method, path, slot.wait, slot.queued))
+            self._sleep(slot.wait)
+            if self.pacer.confirm(slot):
+                return slot
+            self._log("%s %s: rate limit: the server asked every request on this key to wait; queueing again"
+                      % (method, path))
+
+    def _check_budget(self, failure, delay, deadline):
+        if self._clock() + delay > deadline:
+            raise _with_reason(failure, self._over_budget(delay))
+
+    def _over_budget(self, delay):
+        return "waiting %.1f s more would exceed the %.0f s retry budget" % (delay, self.budget)
 
     def _attempt(self, method, path, body, params, text, attempt):
         """One HTTP exchange: ``(response, None, None, None)`` or ``(None, error, kind, hint)``."""
@@ -222,6 +294,9 @@ class Transport:
         try:
             response = self._client.request(method, path, json=body, params=params)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            untrusted = _certificate_error(exc)
+            if untrusted is not None:
+                return None, self._untrusted_certificate(method, path, untrusted, attempt), FATAL, None
             # Never reached the server: safe for reads and writes alike.
             return None, ApiError(method, path, error="cannot connect: %s" % _exc_text(exc), attempts=attempt), RETRY, None
         except httpx.TimeoutException as exc:
@@ -241,6 +316,15 @@ class Transport:
         hint = hinted_delay(response.headers)
         # 429 is the rate limiter refusing before any work; a 5xx may hide a committed write.
         return None, failure, RETRY if status == 429 else unsure, hint
+
+    def _untrusted_certificate(self, method, path, error, attempt):
+        """A certificate that fails verification will fail again: say which options fix it."""
+        where = ("the CA certificates of ca_path %s" % self._ca_path) if self._ca_path else "the system's CA certificates"
+        return ApiError(method, path, attempts=attempt,
+                        error="TLS certificate of %s not trusted by %s: %s" % (
+                            self.base_url, where, getattr(error, "verify_message", None) or _exc_text(error)),
+                        reason="not retried: set ca_path to a PEM file with the CA that signed the API's certificate, "
+                               "or validate_certs to false for a test endpoint")
 
     def _success(self, method, path, response, text, attempt):
         request_id = response.headers.get("x-request-id")
@@ -266,6 +350,17 @@ FATAL = "fatal"
 
 def _exc_text(exc):
     return str(exc) or type(exc).__name__
+
+
+def _certificate_error(exc):
+    """The ``ssl.SSLCertVerificationError`` behind an httpx error (httpcore chains it), or None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _describe(failure):

@@ -10,14 +10,18 @@ dropped answers) run against it; httpx.MockTransport covers the rest (Retry-Afte
 from __future__ import annotations
 
 import base64
+import datetime
 import email.utils
 import socket
+import ssl
+import threading
 import time
 
 import httpx
 import pytest
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ApiError, InputError, LostAnswerError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._pacer import LocalPacer, SlotBook
 from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import (
     NOT_APPLIED,
     UNKNOWN,
@@ -239,6 +243,228 @@ def test_ca_path_and_validate_certs(tmp_path, fake_clock):
     bad.write_text("not a certificate")
     with pytest.raises(Exception):
         Transport("https://x.test", "k", "s", ca_path=str(bad))
+
+
+# -- 429 costs time, not attempts; the pacer -----------------------------------------------
+
+
+def refused(reset="1"):
+    return failure(429, "TOO_MANY_REQUESTS: slow down", headers={"X-RateLimit-Reset": reset})
+
+
+def fake_pacer(clock, limit=10, window=10):
+    """A pacer on the fake clock, without margin, standing in for the file every process shares."""
+    return LocalPacer(SlotBook(limit, window, margin=0), clock=clock.clock)
+
+
+def test_429_does_not_spend_attempts(fake_clock):
+    http, seen = scripted(*[refused()] * 10 + [envelope(["ok"])])
+    assert transport(fake_clock, http, retries=2).request("GET", LIST).result == ["ok"]
+    assert len(seen) == 11 and fake_clock.sleeps == [1.5] * 10  # each the hint plus jitter, within the budget
+
+
+def test_429_between_failures_does_not_spend_attempts_but_5xx_do(fake_clock):
+    http, seen = scripted(failure(502), refused(), refused(), failure(502), failure(502))
+    with pytest.raises(ApiError) as err:
+        transport(fake_clock, http, retries=2).request("GET", LIST)
+    assert len(seen) == 5
+    assert "HTTP 502" in err.value.message and "retries exhausted" in err.value.message
+    assert "after 5 attempts" in err.value.message
+
+
+def test_429_without_hint_backs_off_by_refusal(fake_clock):
+    http, seen = scripted(failure(429), failure(429), envelope([]))
+    transport(fake_clock, http, retries=0).request("GET", LIST)
+    assert fake_clock.sleeps == [0.75, 1.5]
+
+
+def test_429s_until_the_budget_is_spent(fake_clock):
+    http, seen = scripted(*[refused("30")] * 10)
+    with pytest.raises(ApiError) as err:
+        transport(fake_clock, http, budget=100).request("GET", LIST)
+    assert len(seen) == 4 and fake_clock.sleeps == [30.5] * 3
+    assert err.value.message == ("GET %s failed: HTTP 429: TOO_MANY_REQUESTS: slow down (waiting 30.5 s more would "
+                                 "exceed the 100 s retry budget) after 4 attempts [requestId: req-1]" % LIST)
+
+
+def test_pacer_spaces_the_sends_and_logs_each_wait(fake_clock):
+    http, seen = scripted(*[envelope([])] * 5)
+    logged = []
+    t = transport(fake_clock, http, pacer=fake_pacer(fake_clock, limit=2), log=logged.append)
+    for _ignored in range(5):
+        t.request("GET", LIST)
+    assert fake_clock.sleeps == [10, 10]  # two per window: the 3rd and 5th wait
+    assert logged == ["GET %s: rate limit: waiting 10.0 s for a slot (0 queued)" % LIST] * 2
+
+
+def test_429_with_pacer_makes_every_process_on_the_key_wait(fake_clock):
+    pacer = fake_pacer(fake_clock)
+    http, seen = scripted(refused("5"))
+    with pytest.raises(ApiError, match="retry budget"):
+        transport(fake_clock, http, pacer=pacer, budget=2).request("GET", LIST)
+    assert fake_clock.sleeps == []  # the 5 s did not fit in its own 2 s, so it gave up at once
+
+    http, seen = scripted(envelope([]))
+    logged = []
+    transport(fake_clock, http, pacer=pacer, log=logged.append).request("GET", LIST)  # another process on the key
+    assert fake_clock.sleeps == [5]
+    assert logged == ["GET %s: rate limit: waiting 5.0 s for a slot (0 queued)" % LIST]
+
+
+def test_429_with_pacer_is_ridden_out_without_spending_attempts(fake_clock):
+    http, seen = scripted(*[refused("2")] * 6 + [envelope(["ok"])])
+    t = transport(fake_clock, http, pacer=fake_pacer(fake_clock), retries=0)
+    assert t.request("GET", LIST).result == ["ok"]
+    assert len(seen) == 7 and fake_clock.sleeps == [2] * 6
+
+
+def test_queue_longer_than_the_budget_fails_before_sending(fake_clock):
+    pacer = fake_pacer(fake_clock, limit=1)
+    for _ignored in range(12):  # other processes' reservations: one every 10 s for two minutes
+        pacer.reserve()
+    http, seen = scripted()
+    with pytest.raises(ApiError) as err:
+        transport(fake_clock, http, pacer=pacer, budget=60).request("GET", LIST)
+    assert seen == [] and fake_clock.sleeps == []
+    assert err.value.message == ("GET %s failed: rate limit: 11 requests on this API key are queued ahead on this "
+                                 "controller (waiting 120.0 s more would exceed the 60 s retry budget) "
+                                 "[requestId: none]" % LIST)
+    assert len(pacer._state["slots"]) == 12  # it took no place in the line
+
+
+# -- a write resent after 429 or a connect error asks reconcile first ------------------------
+
+
+def test_create_resent_after_429_calls_reconcile_first(fake_clock):
+    http, seen = scripted(refused(), envelope({"id": "new"}))
+    checked_at = []
+    result = transport(fake_clock, http).request(
+        "POST", LIST, body={"name": "x"}, reconcile=lambda: checked_at.append(fake_clock.now) or NOT_APPLIED)
+    assert result.result == {"id": "new"} and len(seen) == 2
+    assert checked_at == [1001.5]  # after the wait, just before the resend
+
+
+def test_create_found_by_reconcile_after_429_is_not_resent(fake_clock):
+    http, seen = scripted(refused())
+    logged = []
+    result = transport(fake_clock, http, log=logged.append).request(
+        "POST", LIST, body={"name": "x"}, reconcile=lambda: {"id": "made by another run"})
+    assert result.result == {"id": "made by another run"} and len(seen) == 1
+    assert "not resending" in logged[-1]
+
+
+def test_write_after_429_is_resent_when_reconcile_cannot_tell(fake_clock):
+    """A 429 surely did not apply, so UNKNOWN (meant for lost answers) does not stop the resend."""
+    http, seen = scripted(refused(), envelope({"state": "restarting"}))
+    result = transport(fake_clock, http).request("PATCH", LIST + "/x/state", body={"command": "restart"},
+                                                 reconcile=lambda: UNKNOWN)
+    assert result.result == {"state": "restarting"} and len(seen) == 2
+
+
+def test_create_after_connect_error_found_by_reconcile_is_not_resent(fake_clock):
+    http, seen = scripted(httpx.ConnectError("refused"))
+    result = transport(fake_clock, http).request("POST", LIST, body={"name": "x"}, reconcile=lambda: {"id": "found"})
+    assert result.result == {"id": "found"} and len(seen) == 1 and fake_clock.sleeps == [0.75]
+
+
+def test_create_with_pacer_reconciles_through_the_line_then_resends(fake_clock):
+    pacer = fake_pacer(fake_clock)
+    http, seen = scripted(refused("3"), envelope([]), envelope({"id": "new"}))
+    t = transport(fake_clock, http, pacer=pacer)
+    result = t.request("POST", LIST, body={"name": "x"},
+                       reconcile=lambda: t.request("GET", LIST).result or NOT_APPLIED)
+    assert result.result == {"id": "new"}
+    assert [r.method for r in seen] == ["POST", "GET", "POST"]
+    assert fake_clock.sleeps == [3]  # the reconcile's read waited out the hint; the resend did not wait again
+
+
+# -- TLS verification never heals ---------------------------------------------------------------
+
+
+def untrusted_certificate():
+    cause = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                                            "self-signed certificate")
+    cause.verify_message = "self-signed certificate"
+    try:
+        try:
+            raise cause
+        except ssl.SSLError as exc:
+            raise httpx.ConnectError(str(exc)) from exc
+    except httpx.ConnectError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_tls_verification_failure_fails_at_once(fake_clock, method):
+    http, seen = scripted(untrusted_certificate())
+    checks = []
+    with pytest.raises(ApiError) as err:
+        transport(fake_clock, http).request(method, LIST, reconcile=lambda: checks.append(1) or NOT_APPLIED)
+    assert len(seen) == 1 and fake_clock.sleeps == [] and checks == []
+    message = err.value.message
+    assert "TLS certificate of https://api.example.test/v1 not trusted" in message and "self-signed certificate" in message
+    assert "not retried" in message and "ca_path" in message and "validate_certs" in message
+
+
+def test_tls_verification_failure_names_the_ca_path(fake_clock, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text(self_signed()[0])
+    http, seen = scripted(untrusted_certificate())
+    with pytest.raises(ApiError, match="not trusted by the CA certificates of ca_path %s" % ca):
+        transport(fake_clock, http, ca_path=str(ca)).request("GET", LIST)
+
+
+def self_signed():
+    """(certificate PEM, key PEM) for localhost, or skip when cryptography is missing."""
+    crypto = pytest.importorskip("cryptography")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    assert crypto
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode())
+
+
+def test_tls_verification_failure_of_a_real_server_is_one_handshake(fake_clock, tmp_path):
+    cert, key = self_signed()
+    (tmp_path / "cert.pem").write_text(cert)
+    (tmp_path / "key.pem").write_text(key)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    handshakes = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(5)
+
+        def serve():
+            try:
+                while True:
+                    conn, _ignored = listener.accept()
+                    handshakes.append(1)
+                    try:
+                        server_tls.wrap_socket(conn, server_side=True).close()
+                    except (ssl.SSLError, OSError):
+                        conn.close()
+            except OSError:  # the listener was closed, or nobody came back
+                pass
+
+        threading.Thread(target=serve, daemon=True).start()
+        url = "https://localhost:%d" % listener.getsockname()[1]
+        t = Transport(url, "k", "s", sleep=fake_clock.sleep, clock=fake_clock.clock)
+        with pytest.raises(ApiError) as err:
+            t.request("GET", LIST)
+    assert t.requests_sent == 1 and handshakes == [1] and fake_clock.sleeps == []
+    assert "TLS certificate of %s/v1 not trusted by the system's CA certificates" % url in err.value.message
 
 
 # -- against the emulator ------------------------------------------------------------
