@@ -21,15 +21,18 @@ STATUS = "completed"  # the live doc gives the field's type only; an open set
 
 
 def earliest_restore_time(doc: dict, now: float) -> float | None:
-    """The earliest restorable moment (epoch seconds), or None before the first backup.
-
-    Rounded up to the millisecond, as RFC 3339 shows it, so that the time a client reads is
-    one it can restore to.
-    """
+    """The earliest restorable moment (epoch seconds), or None before the first backup."""
     first = doc["backupAt"]
     if now < first:
         return None
-    return math.ceil(max(first, now - RETENTION.total_seconds()) * 1000) / 1000
+    return max(first, now - RETENTION.total_seconds())
+
+
+def covers(doc: dict, now: float, target: float) -> bool:
+    """Whether target (epoch seconds) is restorable, to the millisecond the API shows times in,
+    so that the earliestRestoreTime a client read is itself a target it can use."""
+    earliest = earliest_restore_time(doc, now)
+    return earliest is not None and round(target * 1000) >= math.floor(earliest * 1000)
 
 
 def backup_times(doc: dict, now: float) -> list[float]:

@@ -138,7 +138,7 @@ class ControlPlane:
             raise bad_request("restoreTarget: must not be in the future")
         if earliest is None:
             raise bad_request("restoreTarget: the service has no backup yet")
-        if target < earliest:
+        if not backups.covers(source, now, target):
             raise bad_request(f"restoreTarget: no backup covers this time; the earliest restorable time is {rfc3339(earliest)}")
         fields = {key: source[key] for key in ("provider", "region", "size", "postgresVersion", "haType")}
         # A restored service comes with the default rules; clients copy the source's over (live doc §2).

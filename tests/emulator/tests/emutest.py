@@ -14,12 +14,14 @@ import hashlib
 import importlib
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from chc_emulator.testing import EmulatorProcess
 
@@ -164,6 +166,41 @@ def error_of(response: httpx.Response, status: int) -> str:
     """Assert an error status and return its error text (the envelope is checked by the hook)."""
     assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
     return response.json()["error"]
+
+
+# --- the real servers ------------------------------------------------------------------------
+
+REFUSED_BY_HBA = "pg_hba.conf rejects connection"
+
+
+def psql(target: str, sql: str = "SELECT 1", *, app: str | None = None) -> subprocess.CompletedProcess:
+    """psql -At with none of the caller's PG* settings, so only `target` says where and who."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"PGCONNECT_TIMEOUT": "10"}
+    if app:
+        env["PGAPPNAME"] = app
+    return subprocess.run(["psql", target, "-X", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql], capture_output=True, text=True, timeout=60, env=env)
+
+
+def sql_value(target: str, sql: str) -> str:
+    ran = psql(target, sql)
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.strip()
+
+
+def admitted(connection_string: str) -> bool:
+    """Whether the server lets this client in; psql and psycopg must agree, and a refusal
+    must be the server's pg_hba.conf (the access rules), not anything else."""
+    ran = psql(connection_string)
+    try:
+        with psycopg.connect(connection_string, connect_timeout=10) as conn:
+            conn.execute("SELECT 1")
+        by_psycopg = True
+    except psycopg.OperationalError as exc:
+        assert REFUSED_BY_HBA in str(exc), exc
+        by_psycopg = False
+    assert (ran.returncode == 0) == by_psycopg, (ran.stderr, by_psycopg)
+    assert ran.returncode == 0 or REFUSED_BY_HBA in ran.stderr, ran.stderr
+    return by_psycopg
 
 
 # --- emulators -----------------------------------------------------------------------------

@@ -7,12 +7,9 @@ psycopg, and a rule for 127.0.0.1/32 admits them.
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import psycopg
 import pytest
-from emutest import emulator_fixture, needs_postgres, wait_until
+from emutest import admitted, emulator_fixture, needs_postgres, sql_value, wait_until
 
 pytestmark = needs_postgres
 
@@ -20,34 +17,10 @@ emu = emulator_fixture(postgres=True, provisioning_seconds=0.3, restart_seconds=
 
 LOCAL = {"source": "127.0.0.1/32", "portRange": "5432", "description": "this host"}
 ELSEWHERE = {"source": "10.0.0.0/8", "portRange": "5432..6432"}
-REFUSED = "pg_hba.conf rejects connection"
-
-
-def psql(connection_string: str, sql: str = "SELECT 1") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"PGCONNECT_TIMEOUT": "10"}
-    return subprocess.run(["psql", connection_string, "-X", "-At", "-c", sql], capture_output=True, text=True, timeout=30, env=env)
-
-
-def admitted(connection_string: str) -> bool:
-    """psql and psycopg agree: both get in, or both are refused by pg_hba.conf."""
-    ran = psql(connection_string)
-    try:
-        with psycopg.connect(connection_string, connect_timeout=10) as conn:
-            conn.execute("SELECT 1")
-        by_psycopg = True
-    except psycopg.OperationalError as exc:
-        assert REFUSED in str(exc), exc
-        by_psycopg = False
-    assert (ran.returncode == 0) == by_psycopg, (ran.stderr, by_psycopg)
-    if ran.returncode != 0:
-        assert REFUSED in ran.stderr, ran.stderr
-    return by_psycopg
 
 
 def started_at(connection_string: str) -> str:
-    ran = psql(connection_string, "SELECT pg_postmaster_start_time()")
-    assert ran.returncode == 0, ran.stderr
-    return ran.stdout.strip()
+    return sql_value(connection_string, "SELECT pg_postmaster_start_time()")
 
 
 def change_rules(api, sid: str, add: list[dict] = (), remove: list[str] = ()) -> list[dict]:
@@ -71,7 +44,7 @@ def test_an_empty_list_admits_nobody_yet_the_emulator_still_manages_the_server(a
     opened = change_rules(api, svc["id"], add=[LOCAL])
     cs = api.service(svc["id"])["connectionString"]
     assert ":Closed-Passw0rd-9@" in cs and admitted(cs)
-    assert psql(cs, "SHOW work_mem").stdout.strip() == "9MB"
+    assert sql_value(cs, "SHOW work_mem") == "9MB"
     assert opened[0]["source"] == "127.0.0.1/32"
 
 

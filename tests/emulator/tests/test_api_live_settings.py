@@ -7,11 +7,8 @@ returned, never written into the server's configuration.
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
-from emutest import emulator_fixture, error_of, needs_postgres
+from emutest import emulator_fixture, error_of, needs_postgres, psql, sql_value
 
 pytestmark = needs_postgres
 
@@ -22,11 +19,6 @@ RESTART = "require a database restart to take effect: {keys}. "
 
 def config(body: dict) -> dict:
     return {"pgConfig": body, "pgBouncerConfig": {}}
-
-
-def show(connection_string: str, name: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    return subprocess.run(["psql", connection_string, "-X", "-At", "-c", f"SHOW {name}"], capture_output=True, text=True, timeout=30, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +50,10 @@ def test_values_of_the_new_keys_are_checked(api, svc, key, value):
 def test_log_min_duration_statement_is_written_and_live(api, svc):
     result = api.patch(f"/{svc['id']}/config", config({"log_min_duration_statement": "250ms", "log_lock_waits": "on"})).json()["result"]
     assert result["pgConfig"]["log_min_duration_statement"] == "250ms" and "message" not in result
-    assert show(svc["connectionString"], "log_min_duration_statement").stdout.strip() == "250ms"
-    assert show(svc["connectionString"], "log_lock_waits").stdout.strip() == "on"
+    assert sql_value(svc["connectionString"], "SHOW log_min_duration_statement") == "250ms"
+    assert sql_value(svc["connectionString"], "SHOW log_lock_waits") == "on"
     api.patch(f"/{svc['id']}/config", config({"log_min_duration_statement": None, "log_lock_waits": None}))
-    assert show(svc["connectionString"], "log_min_duration_statement").stdout.strip() == "0", "back to the emulator's own setting"
+    assert sql_value(svc["connectionString"], "SHOW log_min_duration_statement") == "0", "back to the emulator's own setting"
 
 
 @pytest.mark.parametrize("key, value", [("io_method", "worker"), ("io_workers", 3), ("shared_memory_percent", 25)])
@@ -69,8 +61,8 @@ def test_a_key_postgres_15_does_not_know_is_stored_not_written(api, emu, svc, ke
     result = api.patch(f"/{svc['id']}/config", config({key: value, "work_mem": "7MB"})).json()["result"]
     assert result["pgConfig"][key] == str(value)
     assert api.config(svc["id"])["pgConfig"][key] == str(value)
-    assert show(svc["connectionString"], "work_mem").stdout.strip() == "7MB", "the known key beside it is applied"
-    unknown = show(svc["connectionString"], key)
+    assert sql_value(svc["connectionString"], "SHOW work_mem") == "7MB", "the known key beside it is applied"
+    unknown = psql(svc["connectionString"], f"SHOW {key}")
     assert unknown.returncode != 0 and f'unrecognized configuration parameter "{key}"' in unknown.stderr
     user_conf = (emu.data_dir / "postgres" / "services" / svc["id"] / "pgdata" / "chc_user.conf").read_text()
     assert key not in user_conf and "work_mem" in user_conf
