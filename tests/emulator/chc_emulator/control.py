@@ -101,7 +101,9 @@ class ControlPlane:
         validation.check_size(body["provider"], body["size"])
         if "ipAccessList" in body:
             access.check_rules(body["ipAccessList"], "ipAccessList")
-        rules = access.new_rules(body["ipAccessList"]) if "ipAccessList" in body else access.default_rules()
+            rules = access.new_rules(body["ipAccessList"])
+        else:
+            rules = access.default_rules()
         fields = {
             "name": body["name"],
             "provider": body["provider"],
