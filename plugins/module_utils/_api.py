@@ -76,15 +76,17 @@ class PostgresApi:
             raise
 
     def _named_after_loss(self, name, what):
-        """Reconcile a lost create: if a service of that name now exists, it is ours."""
+        """Before a create is resent (its answer was lost, or it was refused with 429 or never arrived): a service
+        of that name that exists now means it must not be sent again."""
         def reconcile():
             found = self.services_named(name)
             if not found:
                 return NOT_APPLIED
             found.sort(key=lambda s: s.created_at or "")
             self.notes.append(
-                "The answer to the %s of %r was lost but the service had been created (id %s); it was not created "
-                "again. Its password was only in the lost answer: rotate it to get a new one." % (what, name, found[-1].id))
+                "A service named %r exists now (id %s), so the %s was not sent again: its answer was lost, or another "
+                "run created it meanwhile. Its password is in no answer this task received: if you do not have it, "
+                "set a new one with clickhouse.cloud.postgres_password." % (name, found[-1].id, what))
             return found[-1].model_dump(by_alias=True, exclude_none=True)
         return reconcile
 

@@ -86,3 +86,22 @@ class ConfigPlan:
         if message:
             needed.update(k for k in changed if re.search(r"\b%s\b" % re.escape(k), message))
         return sorted(needed)
+
+
+def write_config(api, service_id, plan, replace):
+    """Send a plan: the whole sections (POST) to replace, only the keys that differ (PATCH) to merge."""
+    if replace:
+        return api.replace_config(service_id, plan.after["pg_config"], plan.after["pg_bouncer_config"])
+    body = plan.patch_body()
+    return api.patch_config(service_id, body["pg_config"], body["pg_bouncer_config"])
+
+
+def restart_decision(policy, plan, restart_keys, running, can_wait):
+    """``(wanted, restarted, restart_required)``: the one rule behind every real run and every prediction.
+
+    ``policy`` is never / if_required / always. A service that is not running can only be restarted by
+    waiting for it to run first, so without ``can_wait`` it is left alone and the restart stays owed.
+    """
+    wanted = (policy == "always" and plan.changed) or (policy == "if_required" and bool(restart_keys))
+    restarted = wanted and (running or can_wait)
+    return wanted, restarted, bool(restart_keys) and not restarted

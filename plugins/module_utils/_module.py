@@ -44,6 +44,39 @@ def wait_argument_spec(default_timeout=1800):
     )
 
 
+def check_connection_params(params):
+    """The first problem of the connection (and wait) options that their types cannot catch, or None."""
+    empty = [k for k in ("api_key_id", "api_key_secret", "organization_id") if not params[k].strip()]
+    if empty:
+        return "empty required arguments: %s" % ", ".join(empty)
+    for option in ("api_timeout", "wait_timeout"):
+        if params.get(option) is not None and params[option] <= 0:
+            return "%s must be a positive number of seconds, got %s" % (option, params[option])
+    if params["api_retries"] < 0:
+        return "api_retries must be 0 or more, got %s" % params["api_retries"]
+    return None
+
+
+def connect(params, log=None):
+    """The typed client for validated connection options: transport, shared pacer, organization.
+
+    Modules and the controller-side plugins build it the same way, so they pace together.
+    """
+    from ._pacer import make_pacer
+
+    try:
+        pacer = make_pacer(params["api_url"], params["api_key_id"], params["api_rate_limit"], log=log)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        transport = Transport(params["api_url"], params["api_key_id"], params["api_key_secret"],
+                              timeout=params["api_timeout"], retries=params["api_retries"],
+                              validate_certs=params["validate_certs"], ca_path=params["ca_path"], log=log, pacer=pacer)
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError("ca_path %s: cannot load CA certificates: %s" % (params["ca_path"], exc)) from None
+    return PostgresApi(transport, params["organization_id"])
+
+
 class ClickHouseModule(AnsibleModule):
     """AnsibleModule plus the API client, library checks and structured failures."""
 
@@ -55,34 +88,16 @@ class ClickHouseModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib("httpx"), exception=HTTPX_IMPORT_ERROR)
         if not HAS_PYDANTIC:
             self.fail_json(msg=missing_required_lib("pydantic"), exception=PYDANTIC_IMPORT_ERROR)
-        empty = [k for k in ("api_key_id", "api_key_secret", "organization_id") if not self.params[k].strip()]
-        if empty:
-            self.fail_json(msg="empty required arguments: %s" % ", ".join(empty))
-        for option in ("api_timeout", "wait_timeout"):
-            if option in self.params and self.params[option] is not None and self.params[option] <= 0:
-                self.fail_json(msg="%s must be a positive number of seconds, got %s" % (option, self.params[option]))
-        if self.params["api_retries"] < 0:
-            self.fail_json(msg="api_retries must be 0 or more, got %s" % self.params["api_retries"])
+        problem = check_connection_params(self.params)
+        if problem:
+            self.fail_json(msg=problem)
         self._api = None
 
     @property
     def api(self):
         """The typed client, built on first use."""
         if self._api is None:
-            from ._pacer import make_pacer
-
-            p = self.params
-            try:
-                pacer = make_pacer(p["api_url"], p["api_key_id"], p["api_rate_limit"], log=self.log)
-            except ValueError as exc:
-                raise InputError(str(exc)) from None
-            try:
-                transport = Transport(p["api_url"], p["api_key_id"], p["api_key_secret"], timeout=p["api_timeout"],
-                                      retries=p["api_retries"], validate_certs=p["validate_certs"],
-                                      ca_path=p["ca_path"], log=self.log, pacer=pacer)
-            except (OSError, ssl.SSLError) as exc:
-                raise InputError("ca_path %s: cannot load CA certificates: %s" % (p["ca_path"], exc))
-            self._api = PostgresApi(transport, p["organization_id"])
+            self._api = connect(self.params, log=self.log)
         return self._api
 
     def run_info(self, key, fetch):

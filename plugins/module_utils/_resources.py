@@ -36,13 +36,15 @@ def check_tags(tags):
     """Validate and stringify a tags dict locally; the server's rules, so nothing bad is sent."""
     problems = []
     clean = {}
-    for key, value in tags.items():
-        key, value = tag_text(key), tag_text(value)
+    for raw_key, raw_value in tags.items():
+        key, value = tag_text(raw_key), tag_text(raw_value)
         if not TAG_PATTERN.match(key) or len(key) > 128:
             problems.append("key %r must be 1-128 characters of letters, digits, '.', '_' or '-'" % key)
         elif key.startswith("chc_"):
             problems.append("key %r uses the reserved prefix 'chc_'" % key)
-        if not TAG_PATTERN.match(value) or len(value) > 256:
+        if raw_value is None:
+            problems.append("%r has no value (in YAML, `key:` with nothing after it is null): give it one, or remove it" % key)
+        elif not TAG_PATTERN.match(value) or len(value) > 256:
             problems.append("value %r of %r must be 1-256 characters of letters, digits, '.', '_' or '-'" % (value, key))
         clean[key] = value
     if len(clean) > MAX_TAGS:

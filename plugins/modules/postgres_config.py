@@ -205,31 +205,24 @@ diff:
   sample: {"before": {"pg_config": {"max_connections": "100"}}, "after": {"pg_config": {"max_connections": "500"}}}
 """
 
-from ansible_collections.clickhouse.cloud.plugins.module_utils._config import ConfigPlan, desired_sections
+from ansible_collections.clickhouse.cloud.plugins.module_utils._config import (
+    ConfigPlan,
+    desired_sections,
+    restart_decision,
+    write_config,
+)
 from ansible_collections.clickhouse.cloud.plugins.module_utils._module import wait_argument_spec
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule, settled_after_command
 
 
-def send(module, service_id, plan, replace):
-    if replace:
-        return module.api.replace_config(service_id, plan.after["pg_config"], plan.after["pg_bouncer_config"])
-    body = plan.patch_body()
-    return module.api.patch_config(service_id, body["pg_config"], body["pg_bouncer_config"])
-
-
 def restart_outcome(module, plan, restart_keys, service):
-    """``{restarted, restart_required}``: the one decision behind the real run and the check-mode prediction.
-
-    The policy asks for a restart; a service that is not running can only be restarted by waiting for it
-    to run first, so with ``wait=false`` it is left alone (with a warning) and the restart stays owed.
-    """
-    wanted = (module.params["restart"] == "always" and plan.changed) or (
-        module.params["restart"] == "if_required" and bool(restart_keys))
-    restarted = wanted and (service.get("state") == "running" or module.params["wait"])
+    """``{restarted, restart_required}`` (see ``restart_decision``), with a warning when a wanted restart is left owed."""
+    wanted, restarted, required = restart_decision(module.params["restart"], plan, restart_keys,
+                                                   service.get("state") == "running", module.params["wait"])
     if wanted and not restarted:
         module.warn("Service %r is %s, so it %s restarted; restart it once it is running." % (
             service.get("name"), service.get("state"), "would not be" if module.check_mode else "was not"))
-    return {"restarted": restarted, "restart_required": bool(restart_keys) and not restarted}
+    return {"restarted": restarted, "restart_required": required}
 
 
 def restart(module, engine, service):
@@ -260,7 +253,7 @@ def run(module):
         result.update(restart_outcome(module, plan, restart_keys, service))
         return result
 
-    answer = engine.write(send, module, service["id"], plan, p["mode"] == "replace")
+    answer = engine.write(write_config, module.api, service["id"], plan, p["mode"] == "replace")
     # What the server says it holds now; a section its answer leaves out is taken as planned.
     held = {name: getattr(answer, name) for name in ("pg_config", "pg_bouncer_config") if name in answer.model_fields_set}
     result["config"] = dict(plan.after, **held)

@@ -41,7 +41,7 @@ def test_lost_create_answer_never_makes_a_duplicate(api, emulator, writes):
     assert service.name == "lost create" and service.id
     assert [s.id for s in api.services_named("lost create")] == [service.id]
     assert writes() == [("POST", "postgres")]  # committed once, answer dropped, not resent
-    assert "was not created again" in api.notes[0] and "password" in api.notes[0]
+    assert "was not sent again" in api.notes[0] and "password" in api.notes[0]
 
 
 def test_lost_patch_answer_is_checked_before_resending(api, emulator, writes):

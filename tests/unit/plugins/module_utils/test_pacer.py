@@ -331,7 +331,7 @@ def test_processes_sharing_a_book_never_exceed_the_limit(tmp_path):
     assert [child.returncode for child in children] == [0] * processes
     sent = [pair for output in outputs for pair in json.loads(output)]
     assert len(sent) == processes * sends
-    sent_at, slot_at = [t for t, _ in sent], [s for _, s in sent]
+    sent_at, slot_at = [pair[0] for pair in sent], [pair[1] for pair in sent]
     assert most_in_any_window(slot_at, window + margin) == limit  # the book itself, exactly
     assert most_in_any_window(sent_at, window) <= limit  # what a server would have seen
     windows_needed = (processes * sends - 1) // limit

@@ -36,8 +36,10 @@ def dead_api():
 
 @pytest.fixture
 def emu_args(emulator):
+    # the shared emulator has no rate limit (tests/unit/conftest.py), so neither does the client: pacing is
+    # tested in test_pacer.py and test_transport.py
     return {"api_url": emulator.url, "api_key_id": emulator.admin_key[0], "api_key_secret": emulator.admin_key[1],
-            "organization_id": emulator.org_id}
+            "organization_id": emulator.org_id, "api_rate_limit": "off"}
 
 
 @pytest.fixture

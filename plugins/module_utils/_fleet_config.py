@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ClickHouse Cloud collection maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+
+"""The settings of a whole fleet in one call, with restarts rolled in waves.
+
+One listing finds every member's service; each member with settings costs one read of its
+configuration and, when something differs, one write. Services whose change needs a
+restart are restarted ``max_restarting`` at a time, each wave waited for (one listing per
+poll) before the next starts, so a tuning run never takes the whole fleet down together.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ._config import ConfigPlan, restart_decision, write_config
+from ._engine import WaitReport
+from ._errors import AmbiguousError, ClickHouseError, LostAnswerError
+from ._fleet import poll_interval
+from ._resources import SERVICE
+from ._service import settled_after_command
+
+CONFIGURE, NONE = "configure", "none"
+
+
+class ConfigMember:
+    """One member's settings: what was planned, and what came of it."""
+
+    def __init__(self, member):
+        self.host = member["host"]
+        self.name = member["name"]
+        self.desired = {"pg_config": member.get("pg_config"), "pg_bouncer_config": member.get("pg_bouncer_config")}
+        self.service = None
+        self.plan = None
+        self.restart_keys = []
+        self.restart_wanted = self.restarted = self.restart_required = False
+        self.message = None
+        self.error = None
+        self.wrote = False
+        self.warnings = []
+
+    @property
+    def has_settings(self):
+        return any(v is not None for v in self.desired.values())
+
+    @property
+    def action(self):
+        return CONFIGURE if self.plan is not None and self.plan.changed else NONE
+
+    @property
+    def changed(self):
+        return self.action != NONE and (self.error is None or self.wrote)
+
+    def outcome(self):
+        out = {"name": self.name, "action": self.action, "changed": self.changed, "failed": self.error is not None,
+               "diff": self.plan.diff() if self.plan is not None else {"before": {}, "after": {}},
+               "service": {k: v for k, v in self.service.items() if k not in SERVICE.secrets} if self.service else None,
+               "config": self.plan.after if self.plan is not None else None,
+               "changed_keys": self.plan.changed_keys if self.plan is not None else [],
+               "restarted": self.restarted, "restart_required": self.restart_required, "message": self.message,
+               "warnings": self.warnings}
+        if self.error is not None:
+            out["msg"] = "%s: %s" % (self.name, self.error.message)
+            out["failure"] = self.error.failure()
+        return out
+
+
+class ConfigFleetRun:
+    """Plan and apply the settings of every member, then restart in waves."""
+
+    def __init__(self, api, check_mode=False, replace=False, restart="if_required", max_restarting=1, wait=True,
+                 wait_timeout=600, clock=time.monotonic, sleep=time.sleep, say=None):
+        self.api = api
+        self.check_mode = check_mode
+        self.replace = replace
+        self.restart = restart
+        self.max_restarting = max(1, int(max_restarting))
+        self.wait = wait
+        self.wait_timeout = float(wait_timeout)
+        self._clock, self._sleep = clock, sleep
+        self._say = say or (lambda text: None)
+        self.polls = 0
+
+    def run(self, members):
+        members = [ConfigMember(m) for m in members]
+        by_name = {}
+        for service in (s.to_result() for s in self.api.list_services()):
+            by_name.setdefault(service.get("name"), []).append(service)
+        for member in members:
+            if member.has_settings:
+                self._plan(member, by_name.get(member.name, []))
+        if self.check_mode:
+            return members
+        changed = [m for m in members if m.action == CONFIGURE and m.error is None]
+        if changed:
+            self._say("settings to change on %d of %d services" % (len(changed), len(members)))
+        for member in changed:
+            self._write(member)
+        self._restart_in_waves([m for m in changed if m.restarted and m.error is None])
+        return members
+
+    def _plan(self, member, same_name):
+        if len(same_name) > 1:
+            member.error = AmbiguousError(SERVICE.kind, member.name, [s.get("id") for s in same_name])
+            return
+        if not same_name:
+            if self.check_mode:  # a check-mode provisioning run only predicted it
+                member.warnings.append("%s does not exist yet, so its settings cannot be compared (check mode)" % member.name)
+            else:
+                member.error = ClickHouseError("no Postgres service named %r in this organization" % member.name)
+            return
+        member.service = same_name[0]
+        try:
+            current = self.api.get_config(member.service["id"]).to_result()
+        except ClickHouseError as exc:
+            member.error = exc
+            return
+        member.plan = ConfigPlan(current, member.desired, self.replace)
+        self._decide(member, member.plan.restart_keys(member.service.get("postgres_version")))
+
+    def _decide(self, member, restart_keys):
+        member.restart_keys = restart_keys
+        member.restart_wanted, member.restarted, member.restart_required = restart_decision(
+            self.restart, member.plan, restart_keys, member.service.get("state") == "running", self.wait)
+        if member.restart_wanted and not member.restarted:
+            member.warnings.append("%s is %s, so it %s restarted; restart it once it is running" % (
+                member.name, member.service.get("state"), "would not be" if self.check_mode else "was not"))
+
+    def _write(self, member):
+        try:
+            answer = write_config(self.api, member.service["id"], member.plan, self.replace)
+        except ClickHouseError as exc:
+            status = getattr(exc, "status", None)
+            member.wrote = not (status is not None and 400 <= status < 500 and not isinstance(exc, LostAnswerError))
+            member.error = exc
+            member.restarted = False
+            return
+        member.wrote = True
+        member.message = answer.message or None
+        # the API's message may name more settings that need a restart than the catalogue knows
+        self._decide(member, member.plan.restart_keys(member.service.get("postgres_version"), answer.message))
+
+    def _restart_in_waves(self, members):
+        for start in range(0, len(members), self.max_restarting):
+            wave = members[start:start + self.max_restarting]
+            self._say("restarting %s (%d of %d)" % (", ".join(m.name for m in wave), start + len(wave), len(members)))
+            sent = []
+            for member in wave:
+                try:
+                    self.api.set_state(member.service["id"], "restart")
+                    sent.append(member)
+                except ClickHouseError as exc:
+                    member.error, member.restarted, member.restart_required = exc, False, True
+            if self.wait:
+                self._wait_running(sent)
+
+    def _wait_running(self, members):
+        """One listing per poll until each has restarted and runs again (``settled_after_command``'s rule)."""
+        start = self._clock()
+        deadline = start + self.wait_timeout
+        done = settled_after_command("restart")
+        reports = {m.host: WaitReport("%s to restart" % m.name) for m in members}
+        for report in reports.values():
+            report.saw("running")  # what each read before its restart was sent
+        pending = list(members)
+        while pending:
+            self._sleep(min(poll_interval(self._clock() - start), max(0.0, deadline - self._clock())))
+            listing = {s.get("id"): s for s in (x.to_result() for x in self.api.list_services())}
+            self.polls += 1
+            still = []
+            for member in pending:
+                found = listing.get(member.service["id"])
+                report = reports[member.host]
+                report.polls += 1
+                report.saw((found or {}).get("state", "gone"))
+                if found is not None:
+                    member.service = found
+                if not done(found, report):
+                    still.append(member)
+            pending = still
+            if pending and self._clock() >= deadline:
+                for member in pending:
+                    member.error = ClickHouseError(
+                        "timed out after %.0f s waiting for it to run again after its restart (states seen: %s); run "
+                        "again to keep waiting" % (self.wait_timeout, " -> ".join(reports[member.host].states)))
+                return
