@@ -29,14 +29,8 @@ author:
 extends_documentation_fragment:
   - clickhouse.cloud.api
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
+  - clickhouse.cloud.fleet
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: Lists and reads, then predicts every member's changes and restarts, with no write.

@@ -24,14 +24,8 @@ author:
   - ClickHouse Cloud collection maintainers (@clickhouse)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
+  - clickhouse.cloud.fleet
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: Reports the predicted outcome of a check-mode fleet call.

@@ -32,14 +32,8 @@ author:
 extends_documentation_fragment:
   - clickhouse.cloud.api
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
+  - clickhouse.cloud.fleet
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: Lists the services once and predicts every member's outcome (RV(members)), with no write.

@@ -65,6 +65,31 @@ options:
         take care where the registered variable goes."
     type: bool
     default: false
+  include_slow_query_patterns:
+    description:
+      - Also read the top query patterns of each listed service (or of those named in
+        O(include_slow_query_patterns.names)) into RV(services[].slow_query_patterns), one API call per service, so a
+        report on a fleet is one module call.
+    type: dict
+    suboptions:
+      names:
+        description: Only these services' patterns are read; not given, every listed service's.
+        type: list
+        elements: str
+      from:
+        description: Start of the window, as M(clickhouse.cloud.slow_query_patterns) takes it (V(24h), RFC 3339, ...).
+        type: str
+        default: 24h
+      sort_by:
+        description: What the patterns are ranked by, as in M(clickhouse.cloud.slow_query_patterns).
+        type: str
+        default: total_duration
+        choices: [total_duration, avg_duration, call_count, error_count, max_duration, p50_duration, p95_duration,
+                  p99_duration, total_rows, total_blks_read, total_shared_blks_hit, total_cpu_time, total_wal_bytes]
+      limit:
+        description: How many patterns per service, at least 1.
+        type: int
+        default: 5
 notes:
   - Listing costs one API call. Services listed without O(id) or O(name) lack the fields the API only gives for
     one service (C(hostname), C(username), C(storage_size)); with O(id) or O(name) the module reads the full service.
@@ -100,6 +125,15 @@ EXAMPLES = r"""
     include_credentials: true
   register: orders_credentials
   no_log: true
+
+- name: The fleet with its settings and each service's five slowest patterns of the day, in one call
+  clickhouse.cloud.postgres_info:
+    include_config: true
+    include_slow_query_patterns:
+      names: [orders, payments]
+      from: 24h
+      limit: 5
+  register: fleet
 
 - name: Write the CA certificate for clients
   ansible.builtin.copy:
@@ -177,13 +211,21 @@ services:
       type: str
       returned: when O(include_ca_certificate=true)
       sample: "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"
+    slow_query_patterns:
+      description: The service's top query patterns, as RV(clickhouse.cloud.slow_query_patterns#module:patterns) gives them.
+      type: list
+      elements: dict
+      returned: when O(include_slow_query_patterns) is set and names the service
+      sample: [{"query_id": "-4748036479882663975", "call_count": 120, "total_duration_us": 5400000}]
 """
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._compare import contains
 from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import complete
+from ansible_collections.clickhouse.cloud.plugins.module_utils._insights import SORT_FIELDS, top_patterns
 from ansible_collections.clickhouse.cloud.plugins.module_utils._module import ClickHouseModule
 from ansible_collections.clickhouse.cloud.plugins.module_utils._resources import SERVICE
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceOps
+from ansible_collections.clickhouse.cloud.plugins.module_utils._windows import check_paging, window
 
 ROLE_IS_PRIMARY = {"primary": True, "replica": False}
 
@@ -211,6 +253,10 @@ def matching_services(module):
     p = module.params
     ops = ServiceOps(module.api)
     tags = SERVICE.field("tags").check(p["tags"])
+    insights = p["include_slow_query_patterns"]
+    if insights:  # checked before any request
+        check_paging(insights["limit"], 0)
+        span = window(insights["from"], "now")
     services = sorted((s for s in named(ops, p) if wanted(s, p, tags)), key=lambda s: (s.get("name") or "", s.get("id") or ""))
     if not p["include_credentials"]:
         services = [{k: v for k, v in s.items() if k not in SERVICE.secrets} for s in services]
@@ -219,6 +265,9 @@ def matching_services(module):
             service["config"] = module.api.get_config(service["id"]).to_result()
         if p["include_ca_certificate"]:
             service["ca_certificate"] = module.api.get_ca_certificates(service["id"])
+        if insights and (insights["names"] is None or service.get("name") in insights["names"]):
+            service["slow_query_patterns"] = top_patterns(module.api, service["id"], span, insights["sort_by"],
+                                                          insights["limit"])
     return services
 
 
@@ -233,6 +282,12 @@ def main():
             include_config=dict(type="bool", default=False),
             include_ca_certificate=dict(type="bool", default=False),
             include_credentials=dict(type="bool", default=False),
+            include_slow_query_patterns=dict(type="dict", options={
+                "names": dict(type="list", elements="str"),
+                "from": dict(type="str", default="24h"),
+                "sort_by": dict(type="str", default="total_duration", choices=list(SORT_FIELDS)),
+                "limit": dict(type="int", default=5),
+            }),
         ),
         supports_check_mode=True,
     )

@@ -233,51 +233,10 @@ window:
   sample: {"from": "2026-03-30T18:17:37Z", "to": "2026-03-31T18:17:37Z"}
 """
 
-import re
-
-from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ApiError, InputError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ApiError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._insights import SORT_FIELDS, check_query_id, top_patterns
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule
 from ansible_collections.clickhouse.cloud.plugins.module_utils._windows import check_paging, window, window_argument_spec
-
-# sort_by -> the result field it sorts on
-SORT_FIELDS = {
-    "total_duration": "total_duration_us",
-    "avg_duration": "avg_duration_us",
-    "call_count": "call_count",
-    "error_count": "error_count",
-    "max_duration": "max_duration_us",
-    "p50_duration": "p50_duration_us",
-    "p95_duration": "p95_duration_us",
-    "p99_duration": "p99_duration_us",
-    "total_rows": "total_rows",
-    "total_blks_read": "total_shared_blks_read",
-    "total_shared_blks_hit": "total_shared_blks_hit",
-    "total_cpu_time": "total_cpu_time_us",
-    "total_wal_bytes": "total_wal_bytes",
-}
-IDENTITY = ("query_id", "db_name", "db_user", "db_operation", "app")
-QUERY_ID = re.compile(r"^-?(0|[1-9][0-9]{0,18})$")
-INT64 = 2 ** 63
-
-
-def check_query_id(text):
-    """A signed 64-bit integer written as text; it is sent untouched (never through a number)."""
-    if not QUERY_ID.match(text) or not -INT64 <= int(text) < INT64:
-        raise InputError("query_id must be a signed 64-bit integer written as text, such as '-4748036479882663975'; "
-                         "got %r" % text)
-
-
-def identity(pattern):
-    """Sort key of what identifies a pattern; ids in numeric order (the value itself stays text)."""
-    query_id = pattern.get("query_id") or ""
-    number = int(query_id) if QUERY_ID.match(query_id) else 0
-    return (number, query_id) + tuple(str(pattern.get(k) or "") for k in IDENTITY[1:])
-
-
-def in_order(patterns, sort_by, sort_order):
-    """The API's order made deterministic: ties broken by the pattern's identity."""
-    field = SORT_FIELDS[sort_by]
-    return sorted(sorted(patterns, key=identity), key=lambda p: p.get(field) or 0, reverse=sort_order == "desc")
 
 
 def filters(params):
@@ -310,11 +269,9 @@ def run(module):
     service = module.find_service()
     if p["query_id"] is not None:
         return one_pattern(module, service["id"])
-    patterns = module.api.iter_slow_query_patterns(
-        service["id"], span["from"], span["to"], max_patterns=p["limit"], offset=p["offset"],
-        sort_by=p["sort_by"], sort_order=p["sort_order"], **filters(p))
     return {"changed": False, "window": span,
-            "patterns": in_order([item.to_result() for item in patterns], p["sort_by"], p["sort_order"])}
+            "patterns": top_patterns(module.api, service["id"], span, p["sort_by"], p["limit"], p["sort_order"],
+                                     p["offset"], **filters(p))}
 
 
 def main():

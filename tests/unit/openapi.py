@@ -3,8 +3,9 @@
 """The vendored OpenAPI document of the Managed Postgres API, for tests that check the code against it.
 
 It is read from ``../shared/api/openapi-postgres.json`` beside the checkout (where CI
-and developers have it), else from the emulator's identical copy (ansible-test runs
-on a copy of the collection, away from ``../shared``).
+and developers have it), else from ``tests/unit/openapi-postgres.json``, where ``make units``
+puts the same file in ansible-test's copy of the collection (away from ``../shared``). The
+emulator's copy is no substitute: it adds what the live API has since grown.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ SHARED_SPEC = os.path.join(ROOT, "..", "shared", "api", "openapi-postgres.json")
 LOGS_OPERATION = ("GET", "/v1/organizations/{organizationId}/postgres/{postgresId}/logs", "postgresLogsGetList")
 
 
-def load_spec():
-    if os.path.exists(SHARED_SPEC):
-        with open(SHARED_SPEC) as handle:
-            return json.load(handle)
-    from importlib import resources
+COPIED_SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi-postgres.json")
 
-    return json.loads(resources.files("chc_emulator").joinpath("openapi-postgres.json").read_text(encoding="utf-8"))
+
+def load_spec():
+    for path in (SHARED_SPEC, COPIED_SPEC):
+        if os.path.exists(path):
+            with open(path) as handle:
+                return json.load(handle)
+    raise FileNotFoundError("the API contract is in neither %s nor %s: run the unit tests with make units, beside "
+                            "../shared" % (SHARED_SPEC, COPIED_SPEC))
 
 
 def operations():

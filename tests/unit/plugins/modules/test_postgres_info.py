@@ -104,3 +104,17 @@ def test_null_config_section_reads_as_empty(run_module, odd_api):
     server.answer = {"id": "a", "name": "x", "pgConfig": {"work_mem": "8MB"}, "pgBouncerConfig": None}
     [service] = run_module(postgres_info, dict(api_args, id="a", include_config=True))["services"]
     assert service["config"] == {"pg_config": {"work_mem": "8MB"}, "pg_bouncer_config": {}}
+
+
+def test_query_patterns_of_the_named_services_in_the_same_call(run_module, emu_args, fleet, writes):
+    result = run_module(postgres_info, dict(emu_args, tags={"env": "prod"},
+                                            include_slow_query_patterns={"names": ["info a"], "limit": 3}))
+    by_name = {s["name"]: s for s in result["services"]}
+    assert isinstance(by_name["info a"]["slow_query_patterns"], list)
+    assert "slow_query_patterns" not in by_name["info c"]
+    assert writes.calls() == 2 and writes() == []  # the listing and one service's patterns
+
+
+def test_a_bad_pattern_limit_fails_before_any_request(run_module, dead_api):
+    result = run_module(postgres_info, dict(dead_api, include_slow_query_patterns={"limit": 0}))
+    assert result["failed"] and "limit must be at least 1" in result["msg"] and "cannot connect" not in result["msg"]
