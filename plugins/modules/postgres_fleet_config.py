@@ -22,7 +22,7 @@ description:
     together.
   - Each member's outcome (changed keys, restart, diff, failure) is returned under RV(members), keyed by
     O(services[].host). M(clickhouse.cloud.postgres_fleet_outcome) reports it per host, as the
-    M(clickhouse.cloud.postgres_tune) role does.
+    P(clickhouse.cloud.postgres_tune#role) role does.
   - Runs on the controller as an action plugin; run it once per play (C(run_once)).
 author:
   - ClickHouse Cloud collection maintainers (@clickhouse)

@@ -23,7 +23,7 @@ description:
     O(credentials_dir) as soon as that answer arrives, before the next write.
   - Each member's outcome (its change, diff, failure and warnings) is returned under RV(members), keyed by
     O(services[].host). M(clickhouse.cloud.postgres_fleet_outcome) reports it per host. The
-    M(clickhouse.cloud.postgres_fleet) role uses the two together.
+    P(clickhouse.cloud.postgres_fleet#role) role uses the two together.
   - One member's failure (a change to an immutable field, a name two services share, a refused write) fails only
     that member; the others go on.
   - Runs on the controller as an action plugin; run it once per play (C(run_once)).
