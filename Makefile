@@ -51,7 +51,7 @@ ansible_test = (cd .build/$(3)/$(COLLECTION) && PATH=$(CURDIR)/$(1)/bin:$$PATH a
   | tee .build/$(3)/ansible-test-$(2).log; \
   if grep -q '^WARNING: All targets skipped' .build/$(3)/ansible-test-$(2).log; then echo "ansible-test $(firstword $(4)): NOTHING RAN"; exit 1; fi
 
-.PHONY: help setup lint sanity units emulator-test integration integration-run molecule test demo bench dist ee-context clean distclean
+.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test test demo bench dist ee-context clean distclean
 
 help:
 	@echo "make setup          venvs, pinned dev tools, emulator (editable), ansible-test offline pip shim"
@@ -62,6 +62,7 @@ help:
 	@echo "make integration    ansible-test integration against a freshly started emulator"
 	@echo "make integration-run  the same against an emulator you started (tests/integration/README.md)"
 	@echo "make molecule       molecule test --all against a freshly started emulator"
+	@echo "make awx-test       playbooks run by ansible-runner as AWX runs them (tests/awx)"
 	@echo "make test           all of the above (what CI runs), plus the EE context check"
 	@echo "make demo | bench | dist | ee-context | clean | distclean"
 
@@ -148,7 +149,12 @@ integration-run:
 molecule: setup
 	$(if $(wildcard extensions/molecule/*/molecule.yml),tools/emulator-ctl run -- molecule test --all,@echo "molecule: NO SCENARIOS (extensions/molecule/*/molecule.yml): nothing ran")
 
-test: setup lint emulator-test units sanity integration molecule ee-context
+# Jobs as AWX runs them: ansible-runner, a private data dir, the credential type's environment (docs/awx.md);
+# each test module starts an emulator of its own. The collection is imported from the symlink tree.
+awx-test: setup
+	PYTHONPATH=$(CURDIR)/.collections pytest tests/awx $(PYTEST_ARGS)
+
+test: setup lint emulator-test units sanity integration molecule awx-test ee-context
 
 # ---------------------------------------------------------------------------------------------
 # packaging and the scripts other engineers own
