@@ -51,7 +51,7 @@ ansible_test = (cd .build/$(3)/$(COLLECTION) && PATH=$(CURDIR)/$(1)/bin:$$PATH a
   | tee .build/$(3)/ansible-test-$(2).log; \
   if grep -q '^WARNING: All targets skipped' .build/$(3)/ansible-test-$(2).log; then echo "ansible-test $(firstword $(4)): NOTHING RAN"; exit 1; fi
 
-.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test docs-lint docs test demo bench dist ee-context clean distclean
+.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test release-test docs-lint docs test demo bench dist ee-context clean distclean
 
 help:
 	@echo "make setup          venvs, pinned dev tools, emulator (editable), ansible-test offline pip shim"
@@ -63,6 +63,7 @@ help:
 	@echo "make integration-run  the same against an emulator you started (tests/integration/README.md)"
 	@echo "make molecule       molecule test --all against a freshly started emulator"
 	@echo "make awx-test       playbooks run by ansible-runner as AWX runs them (tests/awx)"
+	@echo "make release-test   the tarball installed with ansible-galaxy, its playbooks run from there (tests/release)"
 	@echo "make docs-lint      antsibull-docs lint-collection-docs (modules, plugins, roles, references)"
 	@echo "make docs           the docs site, offline (antsibull-docs + Sphinx) in .build/docsite"
 	@echo "make test           all of the above (what CI runs), plus the EE context check"
@@ -178,7 +179,12 @@ docs: setup
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections bash $(DOCSITE)/build.sh > $(DOCSITE)/build.log 2>&1 || { tail -30 $(DOCSITE)/build.log; exit 1; }
 	@echo "docs: $(DOCSITE)/build/html/index.html ($$(grep -c 'WARNING' $(DOCSITE)/build.log) warnings, in $(DOCSITE)/build.log)"
 
-test: setup lint emulator-test units sanity integration molecule awx-test docs-lint docs ee-context
+# The release as users get it: the tarball installed with ansible-galaxy into an empty collections path, and its
+# playbooks, inventory plugin, docs and changelog entry used from there against an emulator (tests/release).
+release-test: setup
+	PYTHONPATH=$(CURDIR)/.collections pytest tests/release $(PYTEST_ARGS)
+
+test: setup lint emulator-test units sanity integration molecule awx-test release-test docs-lint docs ee-context
 
 # ---------------------------------------------------------------------------------------------
 # packaging and the scripts other engineers own
@@ -188,11 +194,17 @@ dist: setup
 
 # ansible-builder create only writes the build context (Containerfile + _build/); building the
 # image needs podman or docker. The EE file names the tarball, so it must follow galaxy.yml's version.
+# Then the Python and system requirements the image would get: the tarball installed as the image's
+# galaxy stage installs it, read by ansible-builder introspect as its builder stage reads it.
+EE_INTROSPECT := .build/ee-introspect
 ee-context: dist
 	@grep -q "$(notdir $(TARBALL))" execution-environment.yml || { echo "execution-environment.yml does not name $(notdir $(TARBALL)): update it to galaxy.yml's version"; exit 1; }
-	@if command -v ansible-builder >/dev/null; then \
-	  ansible-builder create -f execution-environment.yml -c .build/ee-context --output-filename Containerfile; \
-	else echo "ee-context: ansible-builder is not installed: skipped"; fi
+	ansible-builder create -f execution-environment.yml -c .build/ee-context --output-filename Containerfile
+	@test -f .build/ee-context/_build/collections/$(notdir $(TARBALL)) || { echo "ee-context: the tarball is not in the context"; exit 1; }
+	rm -rf $(EE_INTROSPECT) && ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(EE_INTROSPECT) ansible-galaxy collection install --offline -p $(EE_INTROSPECT) $(TARBALL) >/dev/null
+	ansible-builder introspect --sanitize $(EE_INTROSPECT) | tee $(EE_INTROSPECT).txt
+	@for req in httpx pydantic; do grep -q "^- '$$req.*from collection clickhouse.cloud'" $(EE_INTROSPECT).txt \
+	  || { echo "ee-context: introspect does not find $$req in the installed collection"; exit 1; }; done
 
 demo: setup
 	@test -x tools/demo || { echo "demo: tools/demo is missing or not executable (it is written by another engineer)"; exit 1; }

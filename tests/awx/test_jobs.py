@@ -9,17 +9,14 @@ Run by ``make awx-test`` (``pytest tests/awx``) with the collection importable f
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
 from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
+from ansible_collections.clickhouse.cloud.tests.unit.ansible_cli import FAST_EMULATOR, clean_env, run, tool
 from ansible_collections.clickhouse.cloud.tests.unit.awx_credential import injected_env
 
 EmulatorProcess = pytest.importorskip("chc_emulator.testing").EmulatorProcess
@@ -38,8 +35,7 @@ DYNAMIC_SOURCE = {"plugin": "clickhouse.cloud.postgres", "details": False, "comp
 
 @pytest.fixture(scope="module")
 def emulator():
-    with EmulatorProcess(no_postgres=True, rate_limit="off", provisioning_seconds=0.5, update_seconds=0.3,
-                         restart_seconds=0.3, deletion_seconds=0.3) as emu:
+    with EmulatorProcess(**FAST_EMULATOR) as emu:
         yield emu
 
 
@@ -69,13 +65,10 @@ def run_job(data_dir, job, inventory="inventory/hosts.yml", survey=None):
     """``ansible-runner run`` of one job template; returns its artifacts directory."""
     (data_dir / "env" / "extravars").write_text(yaml.safe_dump(survey if survey is not None else SURVEYS[job]))
     ident = "%s-%s" % (job, Path(inventory).parts[0])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "CLICKHOUSE_")) and k != "PYTHONPATH"}
-    env["PATH"] = os.path.join(sys.prefix, "bin") + os.pathsep + env.get("PATH", "")
-    command = [os.path.join(sys.prefix, "bin", "ansible-runner"), "run", str(data_dir), "-p", job + ".yml",
-               "--ident", ident, "--inventory", str(data_dir / inventory), "--forks", "5"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    # the job's environment is env/envvars (the credential) on top of the runner's own: none of this checkout's
+    run([tool("ansible-runner"), "run", data_dir, "-p", job + ".yml", "--ident", ident, "--inventory", data_dir / inventory,
+         "--forks", "5"], clean_env())
     artifacts = data_dir / "artifacts" / ident
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert (artifacts / "status").read_text() == "successful"
     return artifacts
 

@@ -5,9 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +20,7 @@ from ansible_collections.clickhouse.cloud.plugins.inventory.postgres import (
 )
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
 from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
+from ansible_collections.clickhouse.cloud.tests.unit.ansible_cli import emulator_env, run, tool
 
 # The collection this test file belongs to: the checkout, or ansible-test's copy of it.
 COLLECTION_ROOT = Path(__file__).resolve().parents[4]
@@ -59,19 +57,12 @@ class Inventory:
     def __init__(self, emu, directory, collections):
         self.directory = directory
         self.source = directory / "clickhouse.postgres.yml"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "CLICKHOUSE_")) and k != "PYTHONPATH"}
-        self.env.update(
-            ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(directory / "ansible-home"),
-            ANSIBLE_INVENTORY_ENABLED="auto", ANSIBLE_INVENTORY_UNPARSED_FAILED="true",
-            CLICKHOUSE_API_URL=emu.url, CLICKHOUSE_ORG_ID=emu.org_id, CLICKHOUSE_CLOUD_API_KEY=emu.admin_key[0],
-            CLICKHOUSE_CLOUD_API_SECRET=emu.admin_key[1], CLICKHOUSE_API_RATE_LIMIT="off")
+        self.env = emulator_env(emu, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(directory / "ansible-home"),
+                                ANSIBLE_INVENTORY_ENABLED="auto", ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
 
     def run(self, config, *args):
         self.source.write_text(yaml.safe_dump(dict({"plugin": "clickhouse.cloud.postgres"}, **config)))
-        command = [os.path.join(sys.prefix, "bin", "ansible-inventory"), "-i", str(self.source), *args]
-        done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return run([tool("ansible-inventory"), "-i", self.source, *args], self.env)
 
     def list(self, config, *args):
         return plain(json.loads(self.run(config, "--list", *args)))
