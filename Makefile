@@ -51,7 +51,7 @@ ansible_test = (cd .build/$(3)/$(COLLECTION) && PATH=$(CURDIR)/$(1)/bin:$$PATH a
   | tee .build/$(3)/ansible-test-$(2).log; \
   if grep -q '^WARNING: All targets skipped' .build/$(3)/ansible-test-$(2).log; then echo "ansible-test $(firstword $(4)): NOTHING RAN"; exit 1; fi
 
-.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test release-test docs-lint docs test demo bench dist ee-context clean distclean
+.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test release-test docs-lint docs test demo bench dist ee-context ee-image clean distclean
 
 help:
 	@echo "make setup          venvs, pinned dev tools, emulator (editable), ansible-test offline pip shim"
@@ -67,7 +67,7 @@ help:
 	@echo "make docs-lint      antsibull-docs lint-collection-docs (modules, plugins, roles, references)"
 	@echo "make docs           the docs site, offline (antsibull-docs + Sphinx) in .build/docsite"
 	@echo "make test           all of the above (what CI runs), plus the EE context check"
-	@echo "make demo | bench | dist | ee-context | clean | distclean"
+	@echo "make demo | bench | dist | ee-context | ee-image | clean | distclean"
 
 # ---------------------------------------------------------------------------------------------
 # setup: every step is a file target, so a second run only checks timestamps and the pip shim.
@@ -205,6 +205,11 @@ ee-context: dist
 	ansible-builder introspect --sanitize $(EE_INTROSPECT) | tee $(EE_INTROSPECT).txt
 	@for req in httpx pydantic; do grep -q "^- '$$req.*from collection clickhouse.cloud'" $(EE_INTROSPECT).txt \
 	  || { echo "ee-context: introspect does not find $$req in the installed collection"; exit 1; }; done
+
+# The image itself, and the fleet job run inside it against an emulator: podman (installed from Debian when
+# missing), as root; about a minute the first time. Not part of `make test`. tools/ee-image says how.
+ee-image: ee-context
+	tools/ee-image
 
 demo: setup
 	@test -x tools/demo || { echo "demo: tools/demo is missing or not executable (it is written by another engineer)"; exit 1; }

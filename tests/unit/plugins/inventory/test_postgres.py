@@ -117,14 +117,14 @@ def test_hosts_variables_and_default_groups(inventory, fleet, emulator_process):
 
 
 def test_graph(inventory, fleet):
-    prefix, _ = fleet
+    prefix = fleet[0]
     graph = inventory.run({"name_pattern": "^" + prefix, "details": False}, "--graph")
     assert "@postgres_services:" in graph and "@postgres_region_us_east_1:" in graph
     assert "|--%sreporting" % prefix in graph
 
 
 def test_constructed_features(inventory, fleet):
-    prefix, _ = fleet
+    prefix = fleet[0]
     listing = inventory.list({
         "name_pattern": "^" + prefix, "details": False, "strict": True,
         "name_template": "{{ postgres_name | replace('%s', '') }}-{{ postgres_region }}" % prefix,
@@ -142,7 +142,7 @@ def test_constructed_features(inventory, fleet):
 
 
 def test_filters(inventory, fleet):
-    prefix, _ = fleet
+    prefix = fleet[0]
 
     def hosts(**config):
         return sorted(inventory.list(dict(config, details=False))["_meta"]["hostvars"])
