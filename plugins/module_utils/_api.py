@@ -16,7 +16,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ._compare import equal
-from ._errors import ApiError
+from ._errors import ApiError, ClickHouseError
 from ._resources import SERVICE
 from ._transport import NOT_APPLIED, UNKNOWN
 
@@ -55,16 +55,33 @@ class PostgresApi:
     def _call(self, method, path, body=None, params=None, reconcile=None, text=False):
         return self.transport.request(method, path, body=body, params=params, reconcile=reconcile, text=text).result
 
+    def _read(self, model, method, path, body=None, params=None, reconcile=None, many=False):
+        """The answer as ``model`` (a list of them with ``many``); any other shape fails naming the request."""
+        response = self.transport.request(method, path, body=body, params=params, reconcile=reconcile)
+        result = response.result
+        if not response.has_result:
+            raise malformed(method, path, "it has no result")
+        expected = list if many else dict
+        if not isinstance(result, expected):
+            raise malformed(method, path, "expected %s, got %s" % ("a list" if many else "an object", type(result).__name__))
+        try:
+            return [model.parse(item) for item in result] if many else model.parse(result)
+        except ClickHouseError as exc:  # the model names the field and the problem; say which request it was
+            raise ClickHouseError("%s %s: %s" % (method, path, exc.message),
+                                  malformed=dict(exc.details.get("malformed") or {}, request="%s %s" % (method, path))) from None
+        except RecursionError:
+            raise malformed(method, path, "it is nested too deep") from None
+
     # -- services -----------------------------------------------------------
 
     def list_services(self):
-        return [PostgresService.parse(item) for item in self._call("GET", self._path()) or []]
+        return self._read(PostgresService, "GET", self._path(), many=True)
 
     def services_named(self, name):
         return [s for s in self.list_services() if s.name == name]
 
     def get_service(self, service_id):
-        return PostgresService.parse(self._call("GET", self._path(service_id)))
+        return self._read(PostgresService, "GET", self._path(service_id))
 
     def find_service(self, service_id):
         """``get_service``, but None when the id does not exist."""
@@ -105,7 +122,7 @@ class PostgresApi:
         return self._create(self._path(source_id, "restoredService"), body, desired["name"], "restore")
 
     def _create(self, path, body, name, what):
-        return PostgresService.parse(self._call("POST", path, body, reconcile=self._named_after_loss(name, what)))
+        return self._read(PostgresService, "POST", path, body, reconcile=self._named_after_loss(name, what))
 
     def patch_service(self, service_id, changes, current=None):
         """PATCH the changed snake_case fields; fields the API replaces wholesale (tags) are resent from ``current``."""
@@ -118,7 +135,7 @@ class PostgresApi:
             applied = SERVICE.matches(found.to_result(), sent)
             return found.model_dump(by_alias=True, exclude_none=True) if applied else NOT_APPLIED
 
-        return PostgresService.parse(self._call("PATCH", self._path(service_id), SERVICE.body(sent), reconcile=reconcile))
+        return self._read(PostgresService, "PATCH", self._path(service_id), SERVICE.body(sent), reconcile=reconcile)
 
     def delete_service(self, service_id):
         def reconcile():
@@ -138,8 +155,8 @@ class PostgresApi:
             # "running" again may be a restart that already finished: a second one is an outage of its own.
             return UNKNOWN
 
-        return PostgresService.parse(self._call("PATCH", self._path(service_id, "state"), {"command": command},
-                                                reconcile=reconcile))
+        return self._read(PostgresService, "PATCH", self._path(service_id, "state"), {"command": command},
+                                                reconcile=reconcile)
 
     def set_password(self, service_id, password=None):
         """Returns the generated password, or None when one was given.
@@ -149,13 +166,13 @@ class PostgresApi:
         generated one is replaced by the one this call returns.
         """
         body = {} if password is None else {"password": password}
-        result = self._call("PATCH", self._path(service_id, "password"), body, reconcile=lambda: NOT_APPLIED)
-        return PasswordResult.parse(result).password
+        return self._read(PasswordResult, "PATCH", self._path(service_id, "password"), body,
+                          reconcile=lambda: NOT_APPLIED).password
 
     # -- configuration ------------------------------------------------------
 
     def get_config(self, service_id):
-        return ServiceConfig.parse(self._call("GET", self._path(service_id, "config")))
+        return self._read(ServiceConfig, "GET", self._path(service_id, "config"))
 
     def _config_reconcile(self, service_id, pg_config, pg_bouncer_config, replace):
         def reconcile():
@@ -180,7 +197,7 @@ class PostgresApi:
     def _write_config(self, method, service_id, pg_config, pg_bouncer_config):
         body = {"pgConfig": dict(pg_config or {}), "pgBouncerConfig": dict(pg_bouncer_config or {})}
         reconcile = self._config_reconcile(service_id, pg_config, pg_bouncer_config, replace=method == "POST")
-        return ServiceConfig.parse(self._call(method, self._path(service_id, "config"), body, reconcile=reconcile))
+        return self._read(ServiceConfig, method, self._path(service_id, "config"), body, reconcile=reconcile)
 
     # -- read-only extras ---------------------------------------------------
 
@@ -190,26 +207,25 @@ class PostgresApi:
 
     def get_metrics(self, service_id, from_date, to_date, bucket_size_seconds=None):
         params = {"from_date": from_date, "to_date": to_date, "bucket_size_seconds": bucket_size_seconds}
-        return Metrics.parse(self._call("GET", self._path(service_id, "metrics"), params=_query(params)))
+        return self._read(Metrics, "GET", self._path(service_id, "metrics"), params=_query(params))
 
     def list_slow_query_patterns(self, service_id, from_date, to_date, db_name=None, db_user=None, db_operation=None,
                                  app=None, sort_by=None, sort_order=None, limit=None, offset=None):
         params = dict(from_date=from_date, to_date=to_date, db_name=db_name, db_user=db_user, db_operation=db_operation,
                       app=app, sort_by=sort_by, sort_order=sort_order, limit=limit, offset=offset)
-        items = self._call("GET", self._path(service_id, "slowQueryPatterns"), params=_query(params)) or []
-        return [SlowQueryPattern.parse(item) for item in items]
+        return self._read(SlowQueryPattern, "GET", self._path(service_id, "slowQueryPatterns"), params=_query(params),
+                          many=True)
 
     def get_slow_query_pattern(self, service_id, query_id, db_name, db_user, db_operation, app=None, timestamp=None):
         params = dict(db_name=db_name, db_user=db_user, db_operation=db_operation, app=app, timestamp=timestamp)
-        return SlowQueryPatternDetail.parse(
-            self._call("GET", self._path(service_id, "slowQueryPatterns", str(query_id)), params=_query(params)))
+        return self._read(SlowQueryPatternDetail, "GET", self._path(service_id, "slowQueryPatterns", str(query_id)),
+                          params=_query(params))
 
     def list_logs(self, service_id, from_date, to_date, severity=None, body_contains=None, sort_order=None,
                   limit=None, offset=None):
         params = dict(from_date=from_date, to_date=to_date, severity=severity, body_contains=body_contains,
                       sort_order=sort_order, limit=limit, offset=offset)
-        items = self._call("GET", self._path(service_id, "logs"), params=_query(params)) or []
-        return [LogEntry.parse(item) for item in items]
+        return self._read(LogEntry, "GET", self._path(service_id, "logs"), params=_query(params), many=True)
 
     def iter_logs(self, service_id, from_date, to_date, page_size=500, max_entries=None, offset=0, **filters):
         """The log entries of a window from ``offset``, page by page."""
@@ -249,3 +265,9 @@ def paged(fetch, page_size, offset=0, limit=None):
 def _query(params):
     """Query parameters without the unset ones; booleans the way the API spells them."""
     return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in params.items() if v is not None}
+
+
+def malformed(method, path, problem):
+    """The error of an answer that is not what the operation returns: it never passes as a success."""
+    return ClickHouseError("%s %s: The API's answer was malformed: %s." % (method, path, problem),
+                           malformed={"request": "%s %s" % (method, path), "problem": problem})

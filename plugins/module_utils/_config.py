@@ -102,6 +102,6 @@ def restart_decision(policy, plan, restart_keys, running, can_wait):
     ``policy`` is never / if_required / always. A service that is not running can only be restarted by
     waiting for it to run first, so without ``can_wait`` it is left alone and the restart stays owed.
     """
-    wanted = (policy == "always" and plan.changed) or (policy == "if_required" and bool(restart_keys))
+    wanted = (policy == "always" and (plan.changed or bool(restart_keys))) or (policy == "if_required" and bool(restart_keys))
     restarted = wanted and (running or can_wait)
     return wanted, restarted, bool(restart_keys) and not restarted

@@ -175,12 +175,16 @@ def _reports_partial(action):
 class Resource:
     """Drives one resource for one task and builds its result."""
 
-    def __init__(self, spec, ops, check_mode=False, diff=False, waiter=None):
+    def __init__(self, spec, ops, check_mode=False, diff=False, waiter=None, on_created=None):
         self.spec = spec
         self.ops = ops
         self.check_mode = check_mode
         self.diff_mode = diff
         self.waiter = waiter or Waiter(600)
+        # called with a create's answer as soon as it arrives (it may hold the password); returns where it kept it
+        self.on_created = on_created
+        self.created = None  # that answer: the only one whose secrets the result may carry
+        self.kept_in = None
         self.changed = False
         self.wrote = False  # a write reached the server (or may have: its answer was lost)
         self.diff = {"before": {}, "after": {}}
@@ -220,10 +224,17 @@ class Resource:
         if self.check_mode:
             return predicted
         answer = self.write(create, desired)
-        if not wait:
-            return answer
-        goal = "%s %r to be %s" % (self.spec.kind, answer.get("name"), self.spec.ready_state)
-        final = self.wait(answer["id"], goal, lambda obj, r: self._ready(obj), answer)
+        self.created = answer
+        try:
+            if self.on_created is not None:
+                self.kept_in = self.on_created(answer)
+            if not wait:
+                return answer
+            goal = "%s %r to be %s" % (self.spec.kind, answer.get("name"), self.spec.ready_state)
+            final = self.wait(answer["id"], goal, lambda obj, r: self._ready(obj), answer)
+        except ClickHouseError as exc:
+            exc.created, exc.kept_in = answer, self.kept_in  # the module keeps its secrets safe; the failure shows none
+            raise
         return self._merge(answer, final)
 
     @_reports_partial
@@ -303,17 +314,23 @@ class Resource:
         return merged
 
     def partial(self, exc):
-        """What a failed run still reports: whether a write was sent, and what was seen."""
+        """What a failed run still reports: whether a write was sent, and what was seen; never a secret."""
         out = {"changed": self.wrote}
         if self.waited is not None:
             out["waited"] = self.waited
         last = getattr(exc, "last", None)
         if last is not None:
-            out[self.spec.result_key] = last
+            out[self.spec.result_key] = public(last, self.spec.secrets)
         return out
 
     def result(self, obj, **extra):
-        """The module result: ``changed``, the namespaced object, ``diff`` and ``waited``."""
+        """The module result: ``changed``, the namespaced object, ``diff`` and ``waited``.
+
+        Secrets come back only from the write that created them: a read may carry them (an organization
+        without credential redaction), but a tag change or a restart is no reason to print a password.
+        """
+        if obj is not None and self.created is None:
+            obj = {k: v for k, v in obj.items() if k not in self.spec.secrets}
         result = {"changed": self.changed, self.spec.result_key: obj}
         if self.diff_mode:
             result["diff"] = self.diff

@@ -14,14 +14,13 @@ ambiguous name, a refused write) is that member's only, and the others go on.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
-from urllib.parse import urlsplit
 
 from ._engine import diff_of, plan_update
 from ._errors import AmbiguousError, ClickHouseError, ImmutableError, InputError, LostAnswerError
+from ._create_lock import CreateLock
+from ._credentials import connection_details, credentials_path, write_credentials
 from ._resources import SERVICE
 
 CREATE, UPDATE, DELETE, NONE = "create", "update", "delete", "none"
@@ -129,41 +128,6 @@ def _plan_member(member, same_name):
     return plan
 
 
-def write_credentials(directory, name, service):
-    """``DIR/<name>.json`` (0600) from a create's answer, atomically: a rename over the old file.
-
-    Called right after the answer arrives and before any other write, so a run that dies
-    later cannot lose a password the API shows only once.
-    """
-    details = connection_details(service)
-    path = credentials_path(directory, name)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".%s." % name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(details, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-    return path
-
-
-def connection_details(service):
-    """What a client needs to connect, from a create's answer (the only one holding the password)."""
-    url = urlsplit(service.get("connection_string") or "")
-    return {"id": service.get("id"), "name": service.get("name"), "host": service.get("hostname") or url.hostname,
-            "port": url.port or 5432, "database": (url.path or "/postgres")[1:] or "postgres",
-            "username": service.get("username") or url.username, "password": service.get("password"),
-            "connection_string": service.get("connection_string")}
-
-
-def credentials_path(directory, name):
-    return os.path.join(directory, "%s.json" % name)
-
-
 def poll_interval(waited, first=1.0, share=0.1, cap=15.0):
     """Seconds to the next poll: short while a service may be about to run, longer the longer it takes.
 
@@ -191,16 +155,23 @@ class FleetRun:
         return [s.to_result() for s in self.api.list_services()]
 
     def run(self, members):
-        """Plan from one listing and apply; returns the member plans with their outcomes."""
-        plans = plan_fleet(self.listing(), members)
-        todo = [p for p in plans if p.action != NONE and p.error is None]
-        if not self.check_mode:
-            if todo:
-                self._say("%d of %d services to change: %s" % (len(todo), len(plans), _counts(todo)))
-            for plan in todo:
-                self._apply(plan)
-            if self.wait:
-                self._wait([p for p in todo if p.error is None])
+        """Plan from one listing and apply; returns the member plans with their outcomes.
+
+        The names of the members to create are locked (``CreateLock``) from the listing until their creates
+        have answered, so a second run on this controller lists after them and creates no duplicate.
+        """
+        with CreateLock(self.api.transport.base_url, self.api.organization_id) as lock:
+            if not self.check_mode:
+                lock.acquire(m["name"] for m in members if m.get("state", "present") == "present")
+            plans = plan_fleet(self.listing(), members)
+            todo = [p for p in plans if p.action != NONE and p.error is None]
+            if not self.check_mode:
+                if todo:
+                    self._say("%d of %d services to change: %s" % (len(todo), len(plans), _counts(todo)))
+                for plan in todo:
+                    self._apply(plan)
+        if not self.check_mode and self.wait:
+            self._wait([p for p in todo if p.error is None])
         self._warn_unkept(plans)
         return plans
 

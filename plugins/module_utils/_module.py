@@ -13,6 +13,7 @@ import ssl
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ._api import PostgresApi
+from ._credentials import rescue_credentials
 from ._errors import ClickHouseError, InputError
 from ._models import HAS_PYDANTIC, PYDANTIC_IMPORT_ERROR
 from ._transport import DEFAULT_API_URL, HAS_HTTPX, HTTPX_IMPORT_ERROR, Transport
@@ -57,6 +58,16 @@ def check_connection_params(params):
     return None
 
 
+def not_text(argument_spec, given):
+    """The ``str`` options given a list or a dict, which validation would turn into their Python text
+    (``['r8gd.large', 2]``) and send; a message naming them, or None."""
+    bad = sorted(name for name, spec in argument_spec.items()
+                 if spec.get("type", "str") == "str" and isinstance(given.get(name), (list, dict)))
+    if not bad:
+        return None
+    return "; ".join("%s must be a string, got a %s" % (name, type(given[name]).__name__) for name in bad)
+
+
 def connect(params, log=None):
     """The typed client for validated connection options: transport, shared pacer, organization.
 
@@ -83,7 +94,11 @@ class ClickHouseModule(AnsibleModule):
     def __init__(self, argument_spec=None, **kwargs):
         spec = common_argument_spec()
         spec.update(argument_spec or {})
+        self._given = {}
         super().__init__(argument_spec=spec, **kwargs)
+        problem = not_text(spec, self._given)
+        if problem:
+            self.fail_json(msg="%s. Nothing was sent." % problem)
         if not HAS_HTTPX:
             self.fail_json(msg=missing_required_lib("httpx"), exception=HTTPX_IMPORT_ERROR)
         if not HAS_PYDANTIC:
@@ -93,12 +108,34 @@ class ClickHouseModule(AnsibleModule):
             self.fail_json(msg=problem)
         self._api = None
 
+    def _load_params(self):
+        """The options as given, before validation converts them (kept to refuse what it would mangle)."""
+        super()._load_params()
+        self._given = dict(self.params)
+
     @property
     def api(self):
         """The typed client, built on first use."""
         if self._api is None:
             self._api = connect(self.params, log=self.log)
         return self._api
+
+    def kept_after_failure(self, error):
+        """Where a create's connection details went when the task failed after it (its answer was the only one
+        with the password): the failure shows no secret, and nothing is lost."""
+        created = getattr(error, "created", None)
+        if not created or created.get("password") is None:
+            return ""
+        kept = getattr(error, "kept_in", None)
+        if kept is None:
+            try:
+                kept = rescue_credentials(created)
+            except OSError as exc:
+                self.no_log_values.add(created["password"])  # masked in the output, and so lost: say it plainly
+                return (" The service %s was created, but its password could not be kept (%s) and is not shown: set a "
+                        "new one with clickhouse.cloud.postgres_password." % (created.get("id"), exc))
+        return " The service %s was created; its connection details, with the password the API shows only once, " \
+               "are in %s (mode 0600)." % (created.get("id"), kept)
 
     def run_info(self, key, fetch):
         """Run a read-only module: ``fetch()`` gives what goes under ``key``; never changed."""
@@ -120,5 +157,5 @@ class ClickHouseModule(AnsibleModule):
             self.warn(note)
         if error is not None:
             outcome = dict({"changed": False}, **getattr(error, "partial", {}))  # no engine action: nothing was sent
-            self.fail_json(msg=error.message, failure=error.failure(), **outcome)
+            self.fail_json(msg=error.message + self.kept_after_failure(error), failure=error.failure(), **outcome)
         self.exit_json(**result)

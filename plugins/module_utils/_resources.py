@@ -55,8 +55,14 @@ def check_tags(tags):
 
 
 def check_name(name):
+    """1 to 50 characters, none of them a control character (a newline or a NUL would make a name no one can type)."""
     if not 1 <= len(name) <= 50:
         raise InputError("name must be 1-50 characters, got %d" % len(name))
+    control = sorted({"U+%04X" % ord(c) for c in name if ord(c) < 32 or 127 <= ord(c) < 160})
+    if control:
+        raise InputError("name %r holds control characters (%s); nothing was sent" % (name, ", ".join(control)))
+    if name != name.strip():
+        raise InputError("name %r starts or ends with white space; nothing was sent" % name)
     return name
 
 

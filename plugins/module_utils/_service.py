@@ -76,10 +76,11 @@ class ServiceModule(ClickHouseModule):
             kwargs["required_one_of"] = list(kwargs.get("required_one_of", ())) + [("id", "name")]
         super().__init__(argument_spec=spec, supports_check_mode=True, **kwargs)
 
-    def resource(self, spec=SERVICE_SUMMARY):
+    def resource(self, spec=SERVICE_SUMMARY, on_created=None):
         """A new engine for the services of this task: check and diff mode, wait timeout, log."""
         waiter = Waiter(self.params.get("wait_timeout") or 600, log=self.log)
-        return Resource(spec, ServiceOps(self.api), check_mode=self.check_mode, diff=self._diff, waiter=waiter)
+        return Resource(spec, ServiceOps(self.api), check_mode=self.check_mode, diff=self._diff, waiter=waiter,
+                        on_created=on_created)
 
     def find_service(self, engine=None):
         """The service the task names (one API call with ``SERVICE_SUMMARY``); InputError when there is none."""

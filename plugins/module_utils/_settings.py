@@ -28,6 +28,7 @@ import re
 from ._errors import InputError
 
 INT_MAX = 2147483647  # PostgreSQL integer settings are 32-bit
+MAX_VALUE_LENGTH = 100
 
 # Unit conversion tables: (unit, multiplier to the base unit), largest first, as guc.c has them.
 _KB = 1024.0
@@ -70,6 +71,15 @@ class Setting:
         if rest:
             number = self._convert_unit(number, rest)
         return self._check(_round(number) if self.kind == "integer" else number)
+
+    def check_input(self, value):
+        """``canonical`` for a value a user wants set: stricter than PostgreSQL where the API is."""
+        if self.kind == "integer":
+            number, rest = _read_number(_text(value), integer=True)
+            if not rest and not float(number).is_integer():
+                # PostgreSQL would round it, but the API's schema takes whole numbers: say so rather than send it
+                raise SettingValueError("must be a whole number")
+        return self.canonical(value)
 
     def wire(self, value):
         """What to send: the value as given, as text (the API echoes text)."""
@@ -256,12 +266,12 @@ def check_pg_config(values):
             problems.append("%s has no value; use mode=replace to remove a setting" % key)
             continue
         if isinstance(value, (dict, list)) or (isinstance(value, bool) and setting.kind != "enum"):
-            problems.append("%s must be %s, got %r" % (key, setting.describe(), value))
+            problems.append("%s must be %s, got %s" % (key, setting.describe(), shown(value)))
             continue
         try:
-            setting.canonical(value)
+            setting.check_input(value)
         except SettingValueError as exc:
-            problems.append("%s: %r %s" % (key, value, exc))
+            problems.append("%s: %s %s" % (key, shown(value), exc))
             continue
         wire[key] = setting.wire(value)
     if problems:
@@ -296,6 +306,12 @@ def bouncer_canonical(key, value):
 # -- parsing --------------------------------------------------------------------------
 
 
+def shown(value, most=40):
+    """A value for a message: its repr, cut short (a 5000-digit number is no message)."""
+    text = repr(value)
+    return text if len(text) <= most else "%s...(%d characters)" % (text[:most], len(text))
+
+
 def _text(value):
     if isinstance(value, float):
         return repr(value)
@@ -311,6 +327,8 @@ def _round(number):
 
 def _read_number(text, integer):
     """(number, unit text) the way parse_int / parse_real read the start of a value."""
+    if len(text) > MAX_VALUE_LENGTH:  # no setting needs more; Python would refuse the digits anyway
+        raise SettingValueError("is %d characters long; no setting takes more than %d" % (len(text), MAX_VALUE_LENGTH))
     match = _STRTOL.match(text) if integer else None
     if match and text[match.end():match.end() + 1] not in (".", "e", "E"):
         digits = match.group(0).strip()

@@ -24,3 +24,8 @@ def check_timestamp(value, option):
     if parsed.tzinfo is None:
         raise InputError("%s must say its time zone (end it with Z for UTC), got %r" % (option, value))
     return parsed.astimezone(datetime.timezone.utc).strftime(API_FORMAT)
+
+
+def parse_timestamp(api_form):
+    """A timestamp in the API's form (``check_timestamp``'s output) as an aware datetime."""
+    return datetime.datetime.strptime(api_form, API_FORMAT).replace(tzinfo=datetime.timezone.utc)

@@ -116,11 +116,13 @@ def hinted_delay(headers, now=time.time):
 
 
 class Response:
-    """A successful answer: ``result`` is the unwrapped envelope (or the text)."""
+    """A successful answer: ``result`` is the unwrapped envelope (or the text); ``has_result`` whether the
+    envelope had one at all (only a DELETE answers without)."""
 
-    def __init__(self, status, result, request_id=None, headers=None):
+    def __init__(self, status, result, request_id=None, headers=None, has_result=True):
         self.status = status
         self.result = result
+        self.has_result = has_result
         self.request_id = request_id
         self.headers = headers or {}
 
@@ -331,16 +333,19 @@ class Transport:
         if text:
             return Response(response.status_code, response.text, request_id, response.headers), None, None, None
         if not response.content:
-            return Response(response.status_code, None, request_id, response.headers), None, None, None
+            return Response(response.status_code, None, request_id, response.headers, has_result=False), None, None, None
         try:
             envelope = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than any answer of the API
             envelope = None
         if not isinstance(envelope, dict):
             return None, ApiError(method, path, status=response.status_code, request_id=request_id, attempts=attempt,
                                   error="malformed answer, expected a JSON envelope: %r" % response.text.strip()[:200]), FATAL, None
+        if envelope.get("error") is not None:  # a success status cannot carry an error: trust neither
+            return None, ApiError(method, path, status=response.status_code, request_id=request_id, attempts=attempt,
+                                  error="malformed answer, an error in a success: %s" % str(envelope["error"])[:200]), FATAL, None
         return Response(response.status_code, envelope.get("result"), envelope.get("requestId") or request_id,
-                        response.headers), None, None, None
+                        response.headers, has_result="result" in envelope), None, None, None
 
 
 RETRY = "retry"

@@ -21,7 +21,7 @@ import re
 import time
 
 from ._errors import InputError
-from ._timestamps import API_FORMAT, check_timestamp
+from ._timestamps import API_FORMAT, check_timestamp, parse_timestamp
 
 RELATIVE = re.compile(r"^(?:now)?\s*-?\s*(\d+)\s*(s|sec|m|min|h|d|w)$")
 UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -50,7 +50,7 @@ def moment(value, option, now):
     except InputError:
         raise InputError("%s must be 'now', a time before now such as 24h, 30m or 7d (units s, m, h, d, w), or an "
                          "RFC 3339 date-time such as 2026-03-31T18:17:37Z; got %r" % (option, value))
-    return datetime.datetime.strptime(absolute, API_FORMAT).replace(tzinfo=datetime.timezone.utc)
+    return parse_timestamp(absolute)
 
 
 def window(since, until, max_days=None, clock=time.time):

@@ -95,8 +95,12 @@ options:
 notes:
   - An idempotent run costs two API calls (find the service, read its configuration); a change adds one write, and a
     restart one more write plus the polls while waiting.
-  - The API does not report whether a restart is still pending, so RV(restart_required) is true only on the run that
-    changed the setting. When you leave it to later, restart before the next run forgets it.
+  - The API does not report whether a restart is still pending (it names the settings that need one only in the answer
+    to the write that changed them). So when a restart that a changed setting needs does not happen, the module keeps
+    a record on the controller, in C(~/.ansible/clickhouse-cloud/restarts-owed). That happens with O(restart=never),
+    with a service that is not running, or when the restart failed. Later runs then report RV(restart_required) (and
+    RV(restart_owed)), and with O(restart=if_required) they restart, until a restart succeeds. A controller whose home
+    does not persist (an execution environment) forgets the record with the job, so restart in the same job there.
   - PgBouncer settings are never taken to need a restart.
 seealso:
   - module: clickhouse.cloud.postgres_service
@@ -175,11 +179,18 @@ changed_keys:
   sample: [max_connections, work_mem]
 restart_required:
   description:
-    - True when the task changed a setting that only takes effect after a restart, and no restart followed.
+    - True when a setting that only takes effect after a restart changed, on this run or on an earlier one whose
+      restart did not happen (see RV(restart_owed)), and no restart followed.
     - False when nothing like that changed, or the task restarted the service.
   returned: success
   type: bool
   sample: false
+restart_owed:
+  description: The settings whose restart an earlier run owed (recorded on this controller), when there are any.
+  returned: when a restart was owed
+  type: list
+  elements: str
+  sample: [max_connections]
 restarted:
   description: True when the task restarted the service (in check mode, when it would).
   returned: success
@@ -211,7 +222,9 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._config import (
     restart_decision,
     write_config,
 )
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ClickHouseError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._module import wait_argument_spec
+from ansible_collections.clickhouse.cloud.plugins.module_utils._restarts import OwedRestarts
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule, settled_after_command
 
 
@@ -241,26 +254,41 @@ def run(module):
     engine = module.resource()
     service = module.find_service(engine)
     version = service.get("postgres_version")
+    owed = OwedRestarts(module.api.transport.base_url, p["organization_id"])
+    owed_keys = owed.keys(service["id"])  # a restart an earlier run could not do: the server still runs the old value
     plan = ConfigPlan(module.api.get_config(service["id"]).to_result(), desired, replace=p["mode"] == "replace")
-    restart_keys = plan.restart_keys(version)
+    restart_keys = sorted(set(plan.restart_keys(version)) | set(owed_keys))
     result = {"changed": plan.changed, "config": plan.after, "changed_keys": plan.changed_keys,
               "restart_required": False, "restarted": False, "message": None}
+    if owed_keys:
+        result["restart_owed"] = owed_keys
     if module._diff:
         result["diff"] = plan.diff()
-    if not plan.changed:
+    if not plan.changed and not owed_keys:
         return result
     if module.check_mode:
         result.update(restart_outcome(module, plan, restart_keys, service))
+        result["changed"] = plan.changed or result["restarted"]
         return result
 
-    answer = engine.write(write_config, module.api, service["id"], plan, p["mode"] == "replace")
-    # What the server says it holds now; a section its answer leaves out is taken as planned.
-    held = {name: getattr(answer, name) for name in ("pg_config", "pg_bouncer_config") if name in answer.model_fields_set}
-    result["config"] = dict(plan.after, **held)
-    result["message"] = answer.message or None
-    result.update(restart_outcome(module, plan, plan.restart_keys(version, answer.message), service))
+    if plan.changed:
+        answer = engine.write(write_config, module.api, service["id"], plan, p["mode"] == "replace")
+        # What the server says it holds now; a section its answer leaves out is taken as planned.
+        held = {name: getattr(answer, name) for name in ("pg_config", "pg_bouncer_config") if name in answer.model_fields_set}
+        result["config"] = dict(plan.after, **held)
+        result["message"] = answer.message or None
+        restart_keys = sorted(set(plan.restart_keys(version, answer.message)) | set(owed_keys))
+    result.update(restart_outcome(module, plan, restart_keys, service))
+    if result["restart_required"]:
+        owed.owe(service["id"], restart_keys)
     if result["restarted"]:
-        restart(module, engine, service)
+        try:
+            restart(module, engine, service)
+        except ClickHouseError:
+            owed.owe(service["id"], restart_keys)  # the next run still knows the server runs the old values
+            raise
+        owed.settle(service["id"])
+        result["changed"] = True
     if engine.waited is not None:
         result["waited"] = engine.waited
     return result

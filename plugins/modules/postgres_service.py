@@ -41,7 +41,9 @@ options:
     default: present
   id:
     description:
-      - ID (UUID) of the service. Takes precedence over O(name) for finding it; O(name) then renames it.
+      - ID (UUID) of the service. Takes precedence over O(name) for finding it; O(name) then renames it, which fails
+        before any write when another service has that name.
+      - With any other O(state), a O(name) that is not the service's fails before anything is changed.
     type: str
   name:
     description:
@@ -118,6 +120,17 @@ options:
       - Point in time to restore to, as an RFC 3339 date-time such as V(2026-03-31T18:17:37Z), within the last
         7 days. Required with O(restore_from).
     type: str
+  credentials_file:
+    description:
+      - File to write a new service's connection details to (C(id), C(host), C(port), C(database), C(username),
+        C(password), C(connection_string)) as JSON, mode C(0600), atomically, as soon as the create answers and before
+        the module waits. The API shows the password only in that answer.
+      - Written only when the task creates the service; an existing file is replaced. Its directory must exist.
+      - Without it, the password is returned in RV(service.password) (put C(no_log) on the task). When the task fails
+        after the create, for example while waiting, the failure never shows the password. The details are then in
+        this file or, without it, in C(~/.ansible/clickhouse-cloud/credentials/<id>.json), and the failure says
+        where.
+    type: path
   wait:
     description:
       - Wait until the service is V(running) and shows the requested values (or is gone, for V(absent)).
@@ -279,17 +292,23 @@ service:
       sample: postgres
     password:
       description:
-        - B(Sensitive.) Superuser password. Only present when the API returned it, normally only in the answer
-          to the create. Never shown in the diff.
+        - B(Sensitive.) Superuser password, returned only by the task that created the service (from the create's
+          answer), never after a tag change, resize, restart or delete, even when the API's reads carry it. Never
+          shown in the diff, nor in a failure.
       type: str
-      returned: when the API returned it
+      returned: when the task created the service and the API returned it
       sample: vV6cfEr2p_-TzkCDrZOx
     connection_string:
       description:
         - B(Sensitive.) C(postgres://) URL embedding the password; same rules as RV(service.password).
       type: str
-      returned: when the API returned it
+      returned: when the task created the service and the API returned it
       sample: postgres://postgres:vV6cfEr2p_-TzkCDrZOx@orders-6d8d2e3e.c0.us-east-1.aws.pg.clickhouse.cloud:5432/postgres
+credentials_file:
+  description: The file the new service's connection details were written to.
+  returned: when the task created a service and O(credentials_file) was set
+  type: str
+  sample: /etc/orders/postgres.json
 waited:
   description: How long the module waited, for what, and the states it saw on the way.
   returned: when the module waited
@@ -303,7 +322,11 @@ diff:
   sample: {"before": {"size": "r8gd.large"}, "after": {"size": "r8gd.xlarge"}}
 """
 
-from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
+import datetime
+
+from ansible_collections.clickhouse.cloud.plugins.module_utils._create_lock import CreateLock
+from ansible_collections.clickhouse.cloud.plugins.module_utils._credentials import write_details
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ClickHouseError, InputError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._module import wait_argument_spec
 from ansible_collections.clickhouse.cloud.plugins.module_utils._resources import SERVICE
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
@@ -311,7 +334,7 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
     retry_not_ready,
     settled_after_command,
 )
-from ansible_collections.clickhouse.cloud.plugins.module_utils._timestamps import check_timestamp
+from ansible_collections.clickhouse.cloud.plugins.module_utils._timestamps import API_FORMAT, check_timestamp, parse_timestamp
 
 COMMANDS = {
     # state: (API command, predicted fields, wait goal)
@@ -328,6 +351,7 @@ def argument_spec():
         replica_of=dict(type="str"),
         restore_from=dict(type="str"),
         restore_target=dict(type="str"),
+        credentials_file=dict(type="path"),
     )
     spec.update(SERVICE.argument_spec())
     spec.update(wait_argument_spec(default_timeout=1800))
@@ -354,19 +378,79 @@ def creator(module, ops, desired):
             return retry_not_ready(lambda: module.api.create_read_replica(source["id"], wanted).to_result(),
                                    p["wait_timeout"] if p["wait"] else 0, module.log)
         return create, inherited
-    target = check_timestamp(p["restore_target"], "restore_target")
+    target = check_restore_target(p["restore_target"], source, engine_ops=ops)
 
     def create(wanted):
         return module.api.restore_service(source["id"], wanted, target).to_result()
     return create, inherited
 
 
+def check_restore_target(text, source, engine_ops, now=None):
+    """A restore target the API can reach: not in the future, not before the source's earliest restore time."""
+    target = check_timestamp(text, "restore_target")
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if parse_timestamp(target) > now:
+        raise InputError("restore_target %s is in the future (now is %s)." % (target, now.strftime(API_FORMAT)))
+    earliest = source.get("earliest_restore_time")
+    if earliest is None and source.get("id"):  # list items lack it: read the source
+        earliest = (engine_ops.get(source["id"]) or {}).get("earliest_restore_time")
+    # compared to the millisecond: the API's earliest restore time is not a whole second
+    if earliest and parse_timestamp(target) < datetime.datetime.fromisoformat(earliest.replace("Z", "+00:00")):
+        raise InputError("restore_target %s is before %r's earliest restore time %s; nothing was created." % (
+            target, source.get("name"), earliest), earliest_restore_time=earliest)
+    return target
+
+
+def check_identity(module, engine, current):
+    """``id`` and ``name`` together must not mean two services: only a rename may change the name, onto a free one."""
+    p = module.params
+    if current is None or not p["id"] or not p["name"] or current.get("name") == p["name"]:
+        return
+    if p["state"] != "present":
+        raise InputError("The service with id %s is named %r, not %r: nothing was %s. Give the id alone, or the name "
+                         "that goes with it." % (p["id"], current.get("name"), p["name"],
+                                                 "deleted" if p["state"] == "absent" else "changed"))
+    taken = [s["id"] for s in engine.ops.list() if s.get("name") == p["name"] and s.get("id") != current["id"]]
+    if taken:
+        raise InputError("Cannot rename %r to %r: the service %s already has that name, and two services with one name "
+                         "would make every later task by name fail. Nothing was changed." % (
+                             current.get("name"), p["name"], ", ".join(taken)), ids=taken)
+
+
+def credentials_keeper(module, lock):
+    """The engine's ``on_created``: the name's create lock goes, and the connection details go to
+    ``credentials_file``, as soon as the create answers."""
+    path = module.params["credentials_file"]
+
+    def keep(answer):
+        lock.release()
+        if not path or answer.get("password") is None:
+            return None
+        try:
+            return write_details(path, answer)
+        except OSError as exc:
+            raise ClickHouseError("The service was created, but credentials_file %s cannot be written: %s" % (path, exc))
+    return keep
+
+
 def run(module):
     p = module.params
     desired = SERVICE.desired(p)  # checked before any request; the options stay as given
-    engine = module.resource(SERVICE)
+    lock = CreateLock(module.api.transport.base_url, p["organization_id"])
+    if p["state"] == "present" and not p["id"] and not module.check_mode:
+        lock.acquire([p["name"]])  # held from the look-up until the create answers (another run may create it)
+    with lock:
+        return apply(module, desired, lock)
+
+
+def apply(module, desired, lock):
+    p = module.params
+    engine = module.resource(SERVICE, on_created=credentials_keeper(module, lock))
     current = engine.find(p["id"], p["name"])
+    if current is not None:
+        lock.release()  # nothing to create: other runs need not wait for this one's update
     state = p["state"]
+    check_identity(module, engine, current)
 
     if state == "absent":
         engine.absent(current, wait=p["wait"])
@@ -378,7 +462,8 @@ def run(module):
         purge = SERVICE.purge(p)
         if current is None:
             create, inherited = creator(module, engine.ops, desired)
-            return engine.result(engine.present(None, desired, purge, create, wait=p["wait"], inherited=inherited))
+            created = engine.present(None, desired, purge, create, wait=p["wait"], inherited=inherited)
+            return engine.result(created, **({"credentials_file": engine.kept_in} if engine.kept_in else {}))
         return engine.result(engine.present(current, desired, purge, wait=p["wait"]))
     if state == "promoted" and current.get("is_primary") is True:
         return engine.result(current)

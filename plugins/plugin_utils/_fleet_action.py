@@ -22,6 +22,7 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._module import (
     check_connection_params,
     common_argument_spec,
     connect,
+    not_text,
 )
 
 display = Display()
@@ -81,6 +82,7 @@ class FleetAction(ActionBase):
             host = raw.get("host") if isinstance(raw, dict) and raw.get("host") else "services[%d]" % index
             member_params, problem = validate(self.member_spec, raw) if isinstance(raw, dict) else (
                 None, "%s must be a dict, got %s" % (host, type(raw).__name__))
+            problem = problem or not_text(self.member_spec, raw)
             try:
                 if problem is None:
                     members.append(self.member(member_params))

@@ -18,6 +18,7 @@ import re
 
 import pytest
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ClickHouseError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Response
 from ansible_collections.clickhouse.cloud.tests.unit.openapi import ROOT, operations
 
@@ -53,9 +54,12 @@ def sent_by(name):
     method = getattr(api, name)
     args = {p.name: placeholder(p.name) for p in inspect.signature(method).parameters.values()
             if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-    answer = method(**args)
-    if inspect.isgenerator(answer):
-        list(answer)
+    try:
+        answer = method(**args)
+        if inspect.isgenerator(answer):
+            list(answer)
+    except ClickHouseError:  # the recorder's empty answer is malformed; the request it recorded is what counts
+        pass
     return recorder.sent
 
 

@@ -170,15 +170,17 @@ def engine(fake_clock, get):
     return Resource(SERVICE, ops, waiter=Waiter(10, clock=fake_clock.clock, sleep=fake_clock.sleep))
 
 
-def test_failed_wait_after_create_still_returns_the_password(fake_clock):
-    """The create answer is the only one with the password (GETs are redacted): a timeout must not lose it."""
+def test_failed_wait_after_create_keeps_the_password_out_of_the_failure(fake_clock):
+    """The create answer is the only one with the password (GETs are redacted): a timeout must not lose it,
+    and must not print it either. The failure carries the answer for the module to keep safe."""
     created = {"id": CURRENT["id"], "name": "orders", "state": "creating", "password": "s3cretPassw0rd"}
     resource = engine(fake_clock, get=lambda sid: {"id": sid, "name": "orders", "state": "creating"})
     with pytest.raises(WaitTimeoutError) as err:
         resource.present(None, DESIRED, create=lambda desired: dict(created))
     partial = err.value.partial
-    assert partial["changed"] is True
-    assert partial["service"]["password"] == "s3cretPassw0rd" and partial["service"]["state"] == "creating"
+    assert partial["changed"] is True and partial["service"]["state"] == "creating"
+    assert "s3cret" not in repr(partial)
+    assert err.value.created["password"] == "s3cretPassw0rd"
 
 
 def test_api_error_while_waiting_keeps_the_write_answer(fake_clock):
@@ -188,7 +190,17 @@ def test_api_error_while_waiting_keeps_the_write_answer(fake_clock):
     resource = engine(fake_clock, get)
     with pytest.raises(ApiError) as err:
         resource.present(None, DESIRED, create=lambda desired: {"id": CURRENT["id"], "name": "orders", "password": "p4ssWord123"})
-    assert err.value.partial["service"]["password"] == "p4ssWord123"
+    assert err.value.created["password"] == "p4ssWord123" and "p4ss" not in repr(err.value.partial)
+
+
+def test_secrets_come_back_only_from_the_create(fake_clock):
+    """A read that carries the password (no redaction) is no reason to return it after a tag change."""
+    resource = Resource(SERVICE, SimpleNamespace(update=lambda sid, changes, current: dict(CURRENT, **changes)), check_mode=False,
+                        waiter=Waiter(10, clock=fake_clock.clock, sleep=fake_clock.sleep))
+    updated = resource.result(resource.present(CURRENT, {"tags": {"env": "prod"}}, wait=False))
+    assert updated["changed"] and "password" not in updated["service"] and "connection_string" not in updated["service"]
+    unchanged = Resource(SERVICE, None).result(CURRENT)
+    assert "password" not in unchanged["service"]
 
 
 @pytest.mark.parametrize("error, changed", [

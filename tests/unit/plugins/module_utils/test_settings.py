@@ -181,3 +181,16 @@ def test_the_specs_own_examples_are_valid_but_the_two_postgres_refuses(spec_sett
     assert json.dumps(wire)  # all text
     with pytest.raises(InputError, match="writes minutes as min"):
         check_pg_config(BAD_SPEC_EXAMPLES)
+
+
+def test_a_value_too_long_to_read_compares_as_text_and_is_refused_as_input():
+    huge = "9" * 5000
+    assert canonical("work_mem", huge) == ("text", huge)  # what a broken server holds: different, never a crash
+    with pytest.raises(InputError, match=r"is 5000 characters long"):
+        check_pg_config({"work_mem": huge})
+
+
+@pytest.mark.parametrize("value", ["100.5", 100.5, "1e-1"])
+def test_an_integer_setting_takes_whole_numbers_only(value):
+    with pytest.raises(InputError, match="must be a whole number"):
+        check_pg_config({"max_connections": value})

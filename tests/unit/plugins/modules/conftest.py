@@ -11,11 +11,23 @@ import uuid
 
 import pytest
 
+from ansible.module_utils import _internal as module_internal
 from ansible.module_utils.testing import patch_module_args
 
 
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """A home of the test's own: what modules remember on the controller (owed restarts, rescued credentials)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
 @pytest.fixture
-def run_module(capsys):
+def run_module(capsys, monkeypatch):
+    # A module runs on the target side. Any controller import in this process (another test file's, at
+    # collection) flips ansible-core into controller mode, whose warn() displays instead of returning.
+    monkeypatch.setattr(module_internal, "is_controller", False)
+
     def run(module, args):
         with patch_module_args(args):
             with pytest.raises(SystemExit):

@@ -79,7 +79,24 @@ def test_restart_never_reports_what_is_owed(run_module, args, writes):
     assert result["changed"] and result["restart_required"] and not result["restarted"]
     assert writes() == [("PATCH", "config")]
     again = run_module(postgres_config, dict(args, pg_config={"max_connections": 222}))
-    assert not again["changed"] and not again["restart_required"]  # only on the run that changed it
+    # the server still runs the old value: the restart stays owed on later runs, until one restarts
+    assert not again["changed"] and again["restart_required"] and again["restart_owed"] == ["max_connections"]
+    restarted = run_module(postgres_config, dict(args, pg_config={"max_connections": 222}, restart="if_required"))
+    assert restarted["changed"] and restarted["restarted"] and not restarted["restart_required"]
+    settled = run_module(postgres_config, dict(args, pg_config={"max_connections": 222}, restart="if_required"))
+    assert not settled["changed"] and not settled["restart_required"] and "restart_owed" not in settled
+
+
+def test_a_refused_restart_stays_owed(run_module, args, emulator, writes):
+    """A 500 on the restart fails the task; the re-run must restart, not report the server in line."""
+    emulator.inject("500", method="PATCH", path=r".*/state$", count=6)
+    failed = run_module(postgres_config, dict(args, pg_config={"max_connections": 233}, restart="if_required",
+                                              api_retries=0))
+    assert failed["failed"] and failed["changed"]
+    emulator.clear_faults()
+    rerun = run_module(postgres_config, dict(args, pg_config={"max_connections": 233}, restart="if_required"))
+    assert rerun["changed"] and rerun["restarted"] and rerun["restart_owed"] == ["max_connections"]
+    assert [w for w in writes() if w == ("PATCH", "state")] == [("PATCH", "state"), ("PATCH", "state")]
 
 
 def test_restart_always_follows_any_change_but_never_no_change(run_module, args, writes):

@@ -69,7 +69,8 @@ def odd_api(dead_api):
     """An API that answers every GET with ``odd_api.answer`` (HTTP 200)."""
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            body = json.dumps({"result": server.answer, "requestId": "unit"}).encode()
+            raw = getattr(server, "raw", None)
+            body = raw if raw is not None else json.dumps({"result": server.answer, "requestId": "unit"}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -95,7 +96,8 @@ def test_malformed_answer_fails_cleanly(run_module, odd_api, answer, args, fragm
     server, api_args = odd_api
     server.answer = answer
     result = run_module(postgres_info, dict(api_args, **args))
-    assert result["failed"] and result["msg"].startswith("The API's answer was malformed: ") and fragment in result["msg"]
+    assert result["failed"] and result["msg"].startswith("GET /organizations/") and fragment in result["msg"]
+    assert "The API's answer was malformed: " in result["msg"]  # naming the request it answered
     assert "exception" not in result
 
 
@@ -118,3 +120,19 @@ def test_query_patterns_of_the_named_services_in_the_same_call(run_module, emu_a
 def test_a_bad_pattern_limit_fails_before_any_request(run_module, dead_api):
     result = run_module(postgres_info, dict(dead_api, include_slow_query_patterns={"limit": 0}))
     assert result["failed"] and "limit must be at least 1" in result["msg"] and "cannot connect" not in result["msg"]
+
+
+@pytest.mark.parametrize("raw, args, fragment", [
+    (b'{"result": 42}', {}, "expected a list, got int"),
+    (b'{"result": []}', {"id": "a"}, "expected an object, got list"),
+    (b'{"requestId": "unit", "status": 200}', {}, "it has no result"),
+    (b"", {"id": "a"}, "it has no result"),
+    (b'{"error": "BAD_REQUEST: no", "status": 200}', {}, "an error in a success"),
+    (b'{"result": ' + b"[" * 100000 + b"]" * 100000 + b"}", {}, "expected a JSON envelope"),
+])
+def test_a_malformed_answer_never_passes_as_a_success(run_module, odd_api, raw, args, fragment):
+    server, api_args = odd_api
+    server.raw = raw
+    result = run_module(postgres_info, dict(api_args, **args))
+    assert result["failed"] and fragment in result["msg"] and "exception" not in result, result["msg"][:300]
+    assert result["msg"].startswith("GET /organizations/")

@@ -4,11 +4,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils import _module
+from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
+from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
 from ansible_collections.clickhouse.cloud.plugins.modules import postgres_config, postgres_service
 
 NEW = {"provider": "aws", "region": "us-east-1", "size": "r8gd.large"}
@@ -140,11 +146,10 @@ def test_settings_at_creation_are_sent_as_postgres_config_sends_them(run_module,
         "pg_bouncer_config": {"server_reset_query_always": "1", "default_pool_size": "16"}}
 
 
-def test_ambiguous_name_lists_the_ids(run_module, emu_args, writes):
-    ids = [run_module(postgres_service, dict(emu_args, id=None, name=n, wait=False, **NEW))["service"]["id"]
-           for n in ("twin a", "twin b")]
-    for service_id in ids:  # rename both to the same name through their ids
-        run_module(postgres_service, dict(emu_args, id=service_id, name="twin", wait=False))
+def test_ambiguous_name_lists_the_ids(run_module, emu_args, emulator, writes):
+    # the API lets two services share a name (the module refuses to make that happen; another client may not)
+    api = PostgresApi(Transport(emulator.url, *emulator.admin_key), emulator.org_id)
+    ids = [api.create_service(dict(name="twin", **NEW)).id for _n in range(2)]
     writes.mark()
     result = run_module(postgres_service, dict(emu_args, name="twin", size="r8gd.xlarge"))
     assert result["failed"] and "2 Postgres services are named 'twin'" in result["msg"]
@@ -198,11 +203,94 @@ def test_replica_promote_and_restore(run_module, backed_up):
     assert promoted["changed"] and promoted["service"]["is_primary"] is True
     assert not run_module(postgres_service, dict(base, name="replica", state="promoted"))["changed"]
 
+    logged = len(backed_up.requests())
     restored = run_module(postgres_service, dict(base, name="restored", restore_from=primary["id"],
                                                  restore_target="2000-01-01T00:00:00Z"))
-    assert restored["failed"] and "HTTP 400" in restored["msg"] and not restored["changed"]
+    assert restored["failed"] and "before 'primary''s earliest restore time" in restored["msg"] and not restored["changed"]
+    future = run_module(postgres_service, dict(base, name="restored", restore_from=primary["id"],
+                                               restore_target="2999-01-01T00:00:00Z"))
+    assert future["failed"] and "is in the future" in future["msg"]
+    assert [r["method"] for r in backed_up.requests()[logged:] if r["method"] != "GET"] == []  # refused, nothing sent
     time.sleep(1.5)  # the restore target must not be older than the first backup
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     restored = run_module(postgres_service, dict(base, name="restored", restore_from=primary["id"], restore_target=now))
     assert restored["changed"] and restored["service"]["state"] == "running"
     assert restored["service"]["id"] != primary["id"]
+
+
+def test_a_rename_onto_a_taken_name_is_refused_before_any_write(run_module, emu_args, writes):
+    first = run_module(postgres_service, dict(emu_args, name="unit rename a", wait=False, **NEW))["service"]
+    run_module(postgres_service, dict(emu_args, name="unit rename b", wait=False, **NEW))
+    writes.mark()
+    result = run_module(postgres_service, dict(emu_args, id=first["id"], name="unit rename b"))
+    assert result["failed"] and "already has that name" in result["msg"] and not result["changed"]
+    assert writes() == []
+
+
+def test_an_id_and_a_name_of_two_services_delete_nothing(run_module, emu_args, writes):
+    one = run_module(postgres_service, dict(emu_args, name="unit keep me", wait=False, **NEW))["service"]
+    writes.mark()
+    result = run_module(postgres_service, dict(emu_args, id=one["id"], name="unit someone else", state="absent"))
+    assert result["failed"] and "is named 'unit keep me', not 'unit someone else'" in result["msg"]
+    assert writes() == [] and not result["changed"]
+
+
+@pytest.mark.parametrize("args, text", [
+    ({"name": "bad\nname"}, "control characters (U+000A)"),
+    ({"name": "nul\x00"}, "control characters (U+0000)"),
+    ({"name": " padded"}, "white space"),
+    ({"name": "x", "size": ["r8gd.large", 2]}, "size must be a string, got a list"),
+    ({"name": "x", "pg_config": {"max_connections": 100.5}}, "max_connections: 100.5 must be a whole number"),
+])
+def test_input_the_api_would_mangle_is_refused_before_any_request(run_module, dead_api, args, text):
+    result = run_module(postgres_service, dict(dead_api, **dict(NEW, **args)))
+    assert result["failed"] and text in result["msg"] and "cannot connect" not in result["msg"]
+
+
+@pytest.fixture(scope="module")
+def slow_start(emulator_class):
+    """An emulator whose services take long to start: a create's wait times out."""
+    with emulator_class(no_postgres=True, rate_limit="off", provisioning_seconds=30) as emu:
+        yield emu
+
+
+@pytest.mark.parametrize("with_file", [True, False])
+def test_a_failed_wait_after_create_shows_no_secret_and_loses_none(run_module, slow_start, tmp_path, monkeypatch, with_file):
+    monkeypatch.setenv("HOME", str(tmp_path))  # where the rescue file goes without credentials_file
+    args = {"api_url": slow_start.url, "api_key_id": slow_start.admin_key[0], "api_key_secret": slow_start.admin_key[1],
+            "organization_id": slow_start.org_id, "api_rate_limit": "off", "name": "unit slow %s" % with_file,
+            "wait_timeout": 1, **NEW}
+    if with_file:
+        args["credentials_file"] = str(tmp_path / "orders.json")
+    result = run_module(postgres_service, args)
+    service = PostgresApi(Transport(slow_start.url, *slow_start.admin_key), slow_start.org_id).services_named(args["name"])[0]
+    kept = str(tmp_path / "orders.json") if with_file else str(tmp_path / (".ansible/clickhouse-cloud/credentials/%s.json" % service.id))
+    assert result["failed"] and result["changed"] and "Timed out" in result["msg"] and kept in result["msg"]
+    with open(kept) as handle:
+        password = json.load(handle)["password"]
+    assert password and password not in json.dumps(result)
+    assert oct(os.stat(kept).st_mode & 0o777) == "0o600"
+
+
+def test_credentials_file_is_written_on_create(run_module, emu_args, tmp_path):
+    path = str(tmp_path / "new.json")
+    created = run_module(postgres_service, dict(emu_args, name="unit with file", credentials_file=path, wait=False, **NEW))
+    assert created["changed"] and created["credentials_file"] == path
+    with open(path) as handle:
+        assert json.load(handle)["password"] == created["service"]["password"]
+    again = run_module(postgres_service, dict(emu_args, name="unit with file", credentials_file=path, wait=False, **NEW))
+    assert not again["changed"] and "credentials_file" not in again and "password" not in again["service"]
+
+
+def test_two_runs_creating_one_name_together_make_one_service(emu_args, tmp_path, emulator):
+    """Each holds the name from its look-up until its create answers, so the second one finds the first's service."""
+    name = "unit together %s" % os.getpid()
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(emu_args, name=name, wait=False, **NEW)}))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    runs = [subprocess.Popen([sys.executable, "-m", postgres_service.__name__, str(args)], stdout=subprocess.PIPE, env=env)
+            for _n in range(2)]
+    results = [json.loads(run.communicate(timeout=60)[0]) for run in runs]
+    assert sorted(r["changed"] for r in results) == [False, True], results
+    api = PostgresApi(Transport(emulator.url, *emulator.admin_key), emulator.org_id)
+    assert len(api.services_named(name)) == 1
