@@ -174,6 +174,7 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._module import (
     common_argument_spec,
     connect,
 )
+from ansible_collections.clickhouse.cloud.plugins.module_utils._resources import tag_text
 from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import HAS_HTTPX
 
 # Host variable (without prefix) -> the field of the service's result it comes from. An allowlist, so a secret
@@ -199,7 +200,7 @@ def wanted(record, states, tags, name_pattern):
         return False
     have = record.get("tags") or {}
     for key, value in tags.items():
-        if key not in have or (value is not None and have[key] != str(value)):
+        if key not in have or (value is not None and have[key] != value):
             return False
     return name_pattern is None or bool(name_pattern.search(record.get("name") or ""))
 
@@ -251,9 +252,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return params
 
     def _query(self):
-        """What decides which services and fields are read (the cache is for one query only)."""
-        return {"details": self.get_option("details"), "states": list(self.get_option("states")),
-                "tags": dict(self.get_option("tags")), "name_pattern": self.get_option("name_pattern")}
+        """What decides which services and fields are read (the cache is for one query only), as plain text:
+        tag values compare as the API's text (YAML's ``1`` is ``"1"``), and the cache keeps no file origins."""
+        pattern = self.get_option("name_pattern")
+        return {"details": bool(self.get_option("details")), "states": [str(state) for state in self.get_option("states")],
+                "tags": {str(k): None if v is None else tag_text(v) for k, v in self.get_option("tags").items()},
+                "name_pattern": None if pattern is None else str(pattern)}
 
     def _cached_or_read(self, path, params, query, cache):
         """The host records from the cache when it holds this query's, else from the API (then cached)."""
