@@ -91,7 +91,8 @@ class Emulator:
         self.faults = Faults(settings.fault_rates, seed=settings.seed, latency_ms=settings.fault_latency_ms)
         self.store = Store(settings.data_dir / "state.db")
         self.backend = make_backend(settings)
-        self.reconciler = Reconciler(self.store, self.backend)
+        timings = settings.timings
+        self.reconciler = Reconciler(self.store, self.backend, backup_interval=timings.backup_interval, backup_retention=timings.backup_retention)
         self.sampler = Sampler(self.store, self.backend, interval=settings.sample_seconds)
         self.control = ControlPlane(self.store, self.backend, self.reconciler, settings.timings, redact=settings.redact_credentials)
         self.insights = Insights(self.store, self.backend)

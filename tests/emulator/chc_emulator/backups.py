@@ -1,62 +1,65 @@
-"""A service's backups, as a schedule: no data is copied yet, only the times are modelled.
+"""A service's backups as the API shows them: those the backend took, kept for the retention window.
 
-The first full backup is taken `first_backup` seconds after the service runs (the stored
-`backupAt`), then one a day (reference §3.12: daily full backups, WAL archived in between,
-7 days retention).  Every point from the earliest restore time to now is restorable; the
-backups kept are those needed for that window: the newest one at or before its start, and
-every later one.
+The reconciler takes a primary's first base backup `first_backup` seconds after it runs (the
+stored `backupDue`), then one every `backup_interval` (reference §3.12: daily full backups,
+WAL archived in between, 7 days retention), and records each in the service's `backups`,
+newest first (`key`, `takenAt`).  A replica has none; a promoted one starts its own.
+Every moment from the earliest restore time to now is restorable, from the newest backup at
+or before it and the archived WAL after it.  The backups kept are those that window needs:
+the newest one at or before its start, and every later one.
+
+Times are compared in whole milliseconds, as the API shows them, so the earliestRestoreTime
+a client read is itself a target it can use.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
+from collections.abc import Iterable
 
 from .errors import bad_request
 from .timefmt import rfc3339
 
-RETENTION = dt.timedelta(days=7)
-_INTERVAL = dt.timedelta(days=1).total_seconds()
 STATUS = "completed"  # the live doc gives the field's type only; an open set
 
 
-def earliest_restore_time(doc: dict, now: float) -> float | None:
+def _ms(moment: float) -> int:
+    return round(moment * 1000)
+
+
+def earliest_restore_time(doc: dict, now: float, retention: float) -> float | None:
     """The earliest restorable moment (epoch seconds), or None before the first backup."""
-    first = doc["backupAt"]
-    if now < first:
+    if not doc.get("backups"):
         return None
-    return max(first, now - RETENTION.total_seconds())
+    return max(doc["backups"][-1]["takenAt"], math.floor((now - retention) * 1000) / 1000)
 
 
-def covers(doc: dict, now: float, target: float) -> bool:
-    """Whether target (epoch seconds) is restorable, to the millisecond the API shows times in,
-    so that the earliestRestoreTime a client read is itself a target it can use."""
-    earliest = earliest_restore_time(doc, now)
-    return earliest is not None and round(target * 1000) >= math.floor(earliest * 1000)
+def covers(doc: dict, now: float, target: float, retention: float) -> bool:
+    """Whether target (epoch seconds) is restorable."""
+    earliest = earliest_restore_time(doc, now, retention)
+    return earliest is not None and _ms(target) >= _ms(earliest)
 
 
-def backup_times(doc: dict, now: float) -> list[float]:
-    """When the kept backups were taken, newest first."""
-    earliest = earliest_restore_time(doc, now)
-    if earliest is None:
-        return []
-    first = doc["backupAt"]
-    oldest_kept = math.floor((earliest - first) / _INTERVAL)
-    newest = math.floor((now - first) / _INTERVAL)
-    return [first + n * _INTERVAL for n in range(newest, oldest_kept - 1, -1)]
+def restored_from(doc: dict, target: float) -> dict | None:
+    """The backup a restore to target starts from: the newest taken at or before it."""
+    return next((backup for backup in doc.get("backups", []) if _ms(backup["takenAt"]) <= _ms(target)), None)
 
 
-def key(taken_at: float) -> str:
-    return "base-" + dt.datetime.fromtimestamp(taken_at, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+def kept(backups: Iterable[dict], now: float, retention: float) -> list[dict]:
+    """Of these backups (newest first), those the window [now - retention, now] needs."""
+    start = now - retention
+    backups = list(backups)
+    newer = [backup for backup in backups if backup["takenAt"] > start]
+    return newer + [backup for backup in backups if backup["takenAt"] <= start][:1]
 
 
-def page(doc: dict, now: float, *, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+def page(doc: dict, *, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
     """One page of the list and the cursor of the next (None on the last page).
 
     The cursor is the key of the page's first backup, so pages stay put while new backups
     are taken; a cursor whose backup has aged out is a 400.
     """
-    items = [{"key": key(t), "status": STATUS, "lastModified": rfc3339(t)} for t in backup_times(doc, now)]
+    items = [{"key": backup["key"], "status": STATUS, "lastModified": rfc3339(backup["takenAt"])} for backup in doc.get("backups", [])]
     start = 0
     if cursor:
         keys = [item["key"] for item in items]

@@ -39,6 +39,16 @@ def _checked(parse):
     return wrapper
 
 
+def _at_least(low: float):
+    def parse(text: str) -> float:
+        value = float(text)
+        if value < low:
+            raise ValueError(f"must be at least {low:g}")
+        return value
+
+    return _checked(parse)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chc-emulator", description="Local emulator of the ClickHouse Cloud Managed Postgres API.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -56,7 +66,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--deletion-seconds", type=float, default=Timings.deletion, help="time in deleting before 404 (default %(default)s)")
     p.add_argument(
         "--first-backup-seconds", type=float, default=Timings.first_backup,
-        help="after running, until replicas and restores are possible (default %(default)s)",
+        help="after running, until the first base backup: replicas and restores need it (default %(default)s)",
+    )
+    p.add_argument(
+        "--backup-interval-seconds", type=_at_least(1.0), default=Timings.backup_interval,
+        help="between a primary's base backups, at least 1 (default %(default)s: daily)",
+    )
+    p.add_argument(
+        "--backup-retention-seconds", type=_at_least(1.0), default=Timings.backup_retention,
+        help="how far back restores reach; older backups and WAL are removed (default %(default)s: 7 days)",
     )
     p.add_argument("--rate-limit", type=_checked(ratelimit.parse), default=_DEFAULTS.rate_limit, help="N/SECONDS per API key, or off (default 10/10)")
     p.add_argument("--faults", type=_checked(faults.parse_rates), default={}, help=f"KIND=RATE,... with KIND in {', '.join(faults.KINDS)}")
@@ -90,6 +108,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
             restart=args.restart_seconds,
             deletion=args.deletion_seconds,
             first_backup=args.first_backup_seconds,
+            backup_interval=args.backup_interval_seconds,
+            backup_retention=args.backup_retention_seconds,
         ),
         rate_limit=args.rate_limit,
         fault_rates=args.faults,
@@ -119,7 +139,8 @@ def _banner(emulator: Emulator) -> str:
         f"  rate limit  {limit}\n  faults      {fault_text} (seed {s.seed})\n"
         f"  credentials {'redacted' if s.redact_credentials else 'returned by GET'}\n"
         f"  timings     provisioning {s.timings.provisioning:g}s, update {s.timings.update:g}s, restart {s.timings.restart:g}s, "
-        f"deletion {s.timings.deletion:g}s, first backup {s.timings.first_backup:g}s\n"
+        f"deletion {s.timings.deletion:g}s, first backup {s.timings.first_backup:g}s, "
+        f"then every {s.timings.backup_interval:g}s, kept {s.timings.backup_retention:g}s\n"
         f"Try: curl -s {cacert}--user {s.keys[0].key_id} {emulator.url}/v1/organizations/{s.org_id}/postgres  (curl asks for the secret)"
     )
 

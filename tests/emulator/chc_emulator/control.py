@@ -7,13 +7,15 @@ validates completely before it changes anything.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import secrets
 import string
 import uuid
+from collections.abc import Callable
 
 from . import access, backups, validation, views
-from .backend.base import Backend
+from .backend.base import Backend, Endpoint
 from .errors import ApiError, bad_request, conflict
 from .reconciler import Reconciler
 from .store import Store
@@ -48,6 +50,8 @@ class Timings:
     restart: float = 2.0
     deletion: float = 2.0
     first_backup: float = 60.0
+    backup_interval: float = 86400.0  # reference §3.12: daily full backups
+    backup_retention: float = 7 * 86400.0  # and 7 days of them
 
 
 def generate_password() -> str:
@@ -79,12 +83,13 @@ class ControlPlane:
 
     def list_backups(self, service_id: str, query: dict[str, str]) -> tuple[list[dict], str | None]:
         limit = validation.parse_int("limit", query.get("limit"), default=100, low=1, high=100)
-        return backups.page(self.store.get(service_id), self.store.clock(), cursor=query.get("cursor"), limit=limit)
+        return backups.page(self.store.get(service_id), cursor=query.get("cursor"), limit=limit)
 
     def _view(self, doc: dict, *, credentials: bool | None = None) -> dict:
         """The service as GET shows it; credentials unless redacted (or as asked)."""
         shown = not self.redact if credentials is None else credentials
-        return views.service(doc, credentials=shown, earliest_restore=backups.earliest_restore_time(doc, self.store.clock()))
+        earliest = backups.earliest_restore_time(doc, self.store.clock(), self.timings.backup_retention)
+        return views.service(doc, credentials=shown, earliest_restore=earliest)
 
     def get_config(self, service_id: str) -> dict:
         return views.config(self.store.get(service_id))
@@ -114,7 +119,8 @@ class ControlPlane:
             "isPrimary": True,
             "ipAccessList": rules,
         }
-        return self._new_service(body, fields, kind="provision", password=generate_password())
+        password = generate_password()
+        return self._new_service(body, fields, kind="provision", password=password, provision=functools.partial(self.backend.provision, password=password))
 
     def create_replica(self, primary_id: str, body: object) -> dict:
         body = validation.require_object(body)
@@ -123,11 +129,13 @@ class ControlPlane:
         if not primary["isPrimary"]:
             raise bad_request("a read replica cannot have read replicas of its own")
         self._require_state(primary, "running")
-        if self.store.clock() < primary["backupAt"]:
+        if not primary["backups"]:
             raise bad_request(_REPLICA_NOT_READY)
         fields = {key: primary[key] for key in ("provider", "region", "size", "postgresVersion")}
         fields.update(name=body["name"], haType="none", isPrimary=False, primaryId=primary_id, ipAccessList=access.copied(primary["ipAccessList"]))
-        return self._new_service(body, fields, kind="provision", password=primary["password"])
+        # A physical copy: the primary's roles, so its password, and they change with the primary's.
+        provision = functools.partial(self.backend.provision_replica, primary_id=primary_id)
+        return self._new_service(body, fields, kind="provision", password=primary["password"], provision=provision)
 
     def restore_service(self, source_id: str, body: object) -> dict:
         body = validation.require_object(body)
@@ -135,24 +143,30 @@ class ControlPlane:
         source = self.store.get(source_id)
         target = validation.parse_datetime("restoreTarget", body["restoreTarget"]).timestamp()
         now = self.store.clock()
-        earliest = backups.earliest_restore_time(source, now)
+        retention = self.timings.backup_retention
+        earliest = backups.earliest_restore_time(source, now, retention)
         if target > now:
             raise bad_request("restoreTarget: must not be in the future")
         if earliest is None:
             raise bad_request("restoreTarget: the service has no backup yet")
-        if not backups.covers(source, now, target):
+        if not backups.covers(source, now, target, retention):
             raise bad_request(f"restoreTarget: no backup covers this time; the earliest restorable time is {rfc3339(earliest)}")
+        self._require_state(source, "running")  # its WAL up to now is archived before the restore starts
+        backup = backups.restored_from(source, target)
         fields = {key: source[key] for key in ("provider", "region", "size", "postgresVersion", "haType")}
         # A restored service comes with the default rules; clients copy the source's over (live doc §2).
         fields.update(name=body["name"], isPrimary=True, restoredFrom=source_id, restoreTarget=rfc3339(target), ipAccessList=access.default_rules())
-        return self._new_service(body, fields, kind="restore", password=source["password"])
+        provision = functools.partial(self.backend.provision_restore, source_id=source_id, backup_key=backup["key"], target=target)
+        return self._new_service(body, fields, kind="restore", password=source["password"], provision=provision)
 
-    def _new_service(self, body: dict, fields: dict, *, kind: str, password: str) -> dict:
+    def _new_service(self, body: dict, fields: dict, *, kind: str, password: str, provision: Callable[..., Endpoint]) -> dict:
+        """Validate what is left of the body, have the backend build the server (provision(service_id, pg_config, sources)),
+        and store the service."""
         tags = body.get("tags", [])
         validation.check_tags(tags)
         pg_config = validation.normalise_pg_config(body.get("pgConfig", {}))
         service_id = str(uuid.uuid4())
-        endpoint = self.backend.provision(service_id, password, pg_config, access.postgres_sources(fields["ipAccessList"]))
+        endpoint = provision(service_id, pg_config=pg_config, sources=access.postgres_sources(fields["ipAccessList"]))
         now = self.store.clock()
         doc = {
             "id": service_id,
@@ -168,11 +182,14 @@ class ControlPlane:
             "pgBouncerConfig": dict(body.get("pgBouncerConfig", {})),
             "configGeneration": 1,
             "appliedConfig": 1,
-            "passwordGeneration": 1,
+            # A restore's data has the password of its target time: the current one is set once it runs.
+            "passwordGeneration": 2 if kind == "restore" else 1,
             "appliedPassword": 1,
             "accessGeneration": 1,
             "appliedAccess": 1,
-            "backupAt": now + self.timings.provisioning + self.timings.first_backup,
+            "appliedHaType": "none",  # the reconciler gives a primary its standbys
+            "backups": [],
+            "backupDue": now + self.timings.provisioning + self.timings.first_backup if fields["isPrimary"] else None,
             "pending": [],
             "transition": self._transition(kind, now, self.timings.provisioning),
         }
@@ -182,7 +199,8 @@ class ControlPlane:
 
     @staticmethod
     def _transition(kind: str, now: float, seconds: float) -> dict:
-        return {"kind": kind, "since": now, "notBefore": now + seconds, "backendDone": False}
+        transition = {"kind": kind, "since": now, "notBefore": now + seconds, "backendDone": False}
+        return transition | {"progress": 0} if kind == "restore" else transition
 
     # --- changes -------------------------------------------------------------------------
 
@@ -230,17 +248,21 @@ class ControlPlane:
         command = body.get("command")
         if command is None:
             raise bad_request("command: required property is missing")
+        doc = self.store.get(service_id)
+        self._require_state(doc, "running")
+        if command == "promote":
+            if doc["isPrimary"]:
+                raise bad_request("command: promote applies to read replicas only")
+            self.reconciler.promote(service_id)  # writable by the time the answer says it is a primary
+        elif command == "switchover" and not doc["isPrimary"]:
+            raise bad_request("command: switchover applies to primaries only")
         with self.store.editing(service_id) as doc:
-            self._require_state(doc, "running")
             now = self.store.clock()
             if command == "promote":
-                if doc["isPrimary"]:
-                    raise bad_request("command: promote applies to read replicas only")
-                doc["isPrimary"] = True
+                doc.update(isPrimary=True, backupDue=now + self.timings.first_backup)
                 doc.pop("primaryId", None)
             else:
-                if command == "switchover" and not doc["isPrimary"]:
-                    raise bad_request("command: switchover applies to primaries only")
+                self._require_state(doc, "running")
                 doc["state"] = "restarting"
                 doc["transition"] = self._transition(command, now, self.timings.restart)
         return self._view(doc)
@@ -251,9 +273,14 @@ class ControlPlane:
         generated = "password" not in body
         with self.store.editing(service_id) as doc:
             self._require_not_deleting(doc)
+            if not doc["isPrimary"]:
+                raise bad_request("a read replica has its primary's password (it is a copy of the primary); set the primary's")
             doc["password"] = generate_password() if generated else body["password"]
             doc["passwordGeneration"] += 1
         self.reconciler.sync(service_id)
+        for replica in [d["id"] for d in self.store.all() if d.get("primaryId") == service_id]:
+            with self.store.editing(replica) as copy:  # the change reached it through the primary's WAL
+                copy["password"] = doc["password"]
         return {"password": doc["password"]} if generated else {}
 
     def write_config(self, service_id: str, body: object, *, merge: bool) -> dict:

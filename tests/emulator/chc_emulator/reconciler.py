@@ -1,9 +1,11 @@
 """Brings the real servers in line with the stored services, in the background.
 
-The store says what should be (a service being created, restarted, deleted; a config or
-password or access-rule generation not yet applied); the reconciler makes the backend do it and records
-that it is done.  It is the only caller of the slow backend operations, so HTTP handlers
-never wait on a server start, and after a crash it simply finds the work still to do.
+The store says what should be (a service being created, restarted, switched over, restored,
+deleted; a config or password or access-rule generation not yet applied; an haType without
+its standbys; a backup that is due); the reconciler makes the backend do it and records that
+it is done.  It is the only caller of the slow backend operations, so HTTP handlers never
+wait on a server start, and after a crash it simply finds the work still to do.  (Promotion
+is the exception: the API answers once the replica is writable, see `promote`.)
 """
 
 from __future__ import annotations
@@ -13,20 +15,33 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from . import access
+from . import access, backups
 from .backend.base import Backend
 from .store import Store
 
 log = logging.getLogger("chc_emulator")
 
 _READY_TIMEOUT = 60.0
+_STANDBYS = {"async": 1, "sync": 2}  # haType -> standbys (reference §5.2); none and unknown types: 0
+_BACKUP_RETRY = 30.0  # after a backup failed (the log says why)
 
 
 class Reconciler:
-    def __init__(self, store: Store, backend: Backend, *, workers: int = 4, interval: float = 0.1):
+    def __init__(
+        self,
+        store: Store,
+        backend: Backend,
+        *,
+        workers: int = 4,
+        interval: float = 0.1,
+        backup_interval: float = 86400.0,
+        backup_retention: float = 7 * 86400.0,
+    ):
         self.store = store
         self.backend = backend
         self.interval = interval
+        self.backup_interval = backup_interval
+        self.backup_retention = backup_retention
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile")
         self._busy: set[str] = set()
         self._live: set[str] = set()  # servers started by this process
@@ -63,7 +78,7 @@ class Reconciler:
             return True
         if doc["state"] == "deleting":
             return False
-        return doc["id"] not in self._live or self._out_of_sync(doc)
+        return doc["id"] not in self._live or self._out_of_sync(doc) or self._standbys_differ(doc) or self._backups_due(doc)
 
     @staticmethod
     def _out_of_sync(doc: dict) -> bool:
@@ -72,6 +87,17 @@ class Reconciler:
             or doc["passwordGeneration"] != doc["appliedPassword"]
             or doc["accessGeneration"] != doc["appliedAccess"]
         )
+
+    @staticmethod
+    def _standbys_differ(doc: dict) -> bool:
+        return doc.get("haType", "none") != doc.get("appliedHaType", "none")
+
+    def _backups_due(self, doc: dict) -> bool:
+        if doc["state"] != "running" or not doc.get("isPrimary", True):
+            return False
+        now = self.store.clock()
+        due = doc.get("backupDue")
+        return (due is not None and now >= due) or backups.kept(doc["backups"], now, self.backup_retention) != doc["backups"]
 
     def _submit(self, service_id: str) -> None:
         with self._guard:
@@ -100,17 +126,26 @@ class Reconciler:
         if kind == "delete":
             self.backend.destroy(service_id)
             self._live.discard(service_id)
-        elif kind in ("restart", "switchover"):
+        elif kind == "restart":
             self._apply_changes(doc)
             self.backend.restart(service_id)
             self._wait_ready(service_id)
             self._live.add(service_id)
-        else:
-            if service_id not in self._live:
-                self.backend.start(service_id)
-                self._wait_ready(service_id)
-                self._live.add(service_id)
+        elif kind == "switchover":
+            self._start(service_id)
             self._apply_changes(doc)
+            self._apply_standbys(doc)  # an haType change that came just before: switch over to its standby
+            self.backend.switchover(service_id)
+            self._wait_ready(service_id)
+        else:
+            self._start(service_id)
+            if kind == "restore":
+                self._mark_progress(service_id, transition, 1)  # replaying WAL
+                self.backend.finish_restore(service_id)
+                self._mark_progress(service_id, transition, 2)  # promoted; the password and settings follow
+            self._apply_changes(doc)
+            self._apply_standbys(doc)
+            self._keep_backups(service_id)
         if kind is not None:
             # Only the transition this pass worked on: a delete that came in meanwhile still needs its pass.
             started = (transition["kind"], transition["since"])
@@ -121,6 +156,22 @@ class Reconciler:
                     current["backendDone"] = True
 
             self._mark(service_id, done)
+
+    def _start(self, service_id: str) -> None:
+        if service_id not in self._live:
+            self.backend.start(service_id)
+            self._wait_ready(service_id)
+            self._live.add(service_id)
+
+    def _mark_progress(self, service_id: str, transition: dict, progress: int) -> None:
+        """How far a restore got (store.settle shows no state before its step is reached)."""
+
+        def mark(doc: dict) -> None:
+            current = doc.get("transition")
+            if current and (current["kind"], current["since"]) == (transition["kind"], transition["since"]):
+                current["progress"] = progress
+
+        self._mark(service_id, mark)
 
     def _wait_ready(self, service_id: str) -> None:
         deadline = time.monotonic() + _READY_TIMEOUT
@@ -143,6 +194,41 @@ class Reconciler:
             self.backend.apply_access(service_id, access.postgres_sources(doc["ipAccessList"]))
             self._mark(service_id, lambda d, g=doc["accessGeneration"]: d.update(appliedAccess=g))
 
+    def _apply_standbys(self, doc: dict) -> None:
+        """As many HA standbys as the haType that has come into effect asks for (a replica: none)."""
+        if not self._standbys_differ(doc):
+            return
+        ha_type = doc["haType"]
+        self.backend.set_standbys(doc["id"], _STANDBYS.get(ha_type, 0) if doc["isPrimary"] else 0, synchronous=ha_type == "sync")
+        self._mark(doc["id"], lambda d: d.update(appliedHaType=ha_type))
+
+    def _keep_backups(self, service_id: str) -> None:
+        """Take the backup that is due, and let go of those the retention window no longer needs.
+
+        A backup is recorded after the backend has it, and forgotten before the backend removes
+        it, so a crash between the two leaves a backup nobody lists, removed the next time.
+        """
+        doc = self.store.find(service_id)
+        if doc is None or not self._backups_due(doc):
+            return
+        now = self.store.clock()
+        if doc["backupDue"] is not None and now >= doc["backupDue"]:
+            try:
+                backup = self.backend.take_backup(service_id)
+            except Exception:
+                log.exception("service %s: backup failed; trying again in %.0f s", service_id, _BACKUP_RETRY)
+                self._mark(service_id, lambda d: d.update(backupDue=self.store.clock() + _BACKUP_RETRY))
+                return
+
+            def record(d: dict) -> None:
+                d["backups"].insert(0, {"key": backup.key, "takenAt": backup.taken_at})
+                d["backupDue"] = backup.taken_at + self.backup_interval
+
+            self._mark(service_id, record)
+        keep = backups.kept(self.store.get(service_id)["backups"], self.store.clock(), self.backup_retention)
+        self._mark(service_id, lambda d: d.update(backups=keep))
+        self.backend.retain_backups(service_id, [backup["key"] for backup in keep])
+
     def _mark(self, service_id: str, change) -> None:
         with self.store.lock:
             doc = self.store.find(service_id)
@@ -158,6 +244,11 @@ class Reconciler:
         self._mark(service_id, mark)
 
     # --- synchronous path ----------------------------------------------------------------
+
+    def promote(self, service_id: str) -> None:
+        """Make the replica a primary now: the API says it is one when it answers."""
+        with self._lock(service_id):
+            self.backend.promote(service_id)
 
     def sync(self, service_id: str) -> None:
         """Apply config and password now when the server is up, so a reload-only setting is

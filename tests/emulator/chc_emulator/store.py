@@ -30,10 +30,17 @@ _RESTORE_PHASES = ("restoring_backup", "replaying_wal", "finalizing_restore")
 
 
 def upgrade(doc: dict) -> dict:
-    """A document stored before the live API's access rules: it had the default rules, and
-    its server must get the pg_hba.conf written from them."""
+    """A document stored by an older emulator.
+
+    Before the live API's access rules: it had the default rules, and its server must get the
+    pg_hba.conf written from them.  Before real backups: it had a backup time (backupAt) but
+    no backup, and a pg_hba.conf that refuses the replication connections backups need.
+    """
     if "ipAccessList" not in doc:
         doc.update(ipAccessList=access.default_rules(), accessGeneration=1, appliedAccess=0)
+    if "backups" not in doc:
+        due = doc.pop("backupAt", None) if doc.get("isPrimary", True) else None
+        doc.update(backups=[], backupDue=due, appliedAccess=0)
     return doc
 
 
@@ -65,8 +72,10 @@ def settle(doc: dict, now: float) -> bool:
             doc["transition"] = None
         return True
     if transition["kind"] == "restore":
+        # Each phase lasts a third of the provisioning time at least, and no phase is shown
+        # before the backend reached it (progress: 1 replaying WAL, 2 promoted).
         span = max(transition["notBefore"] - transition["since"], 1e-9)
-        phase = _RESTORE_PHASES[min(int((now - transition["since"]) / span * 3), 2)]
+        phase = _RESTORE_PHASES[min(int((now - transition["since"]) / span * 3), 2, transition.get("progress", 2))]
         if doc["state"] != phase:
             doc["state"] = phase
             changed = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -22,6 +23,20 @@ class Endpoint:
 
     host: str  # what the API reports as `hostname` and puts in `connectionString`
     port: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Backup:
+    """A completed base backup of a service's primary."""
+
+    key: str  # base-YYYYMMDDTHHMMSSZ, from taken_at: backups of one service are at least a second apart
+    taken_at: float  # epoch seconds when it completed, rounded up to the millisecond: the earliest moment it restores to
+
+    @classmethod
+    def completed(cls, when: float) -> Backup:
+        """The backup that completed at `when`; rounding up keeps every commit it holds before taken_at."""
+        taken_at = math.ceil(when * 1000) / 1000
+        return cls(key="base-" + dt.datetime.fromtimestamp(taken_at, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"), taken_at=taken_at)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +82,22 @@ class Backend(Protocol):
     def provision(self, service_id: str, password: str, pg_config: dict[str, str], sources: Sequence[str] = ALL_SOURCES) -> Endpoint:
         """Create the server for a new service (not yet started), admitting only `sources`. Idempotent."""
 
+    def provision_replica(self, service_id: str, primary_id: str, pg_config: dict[str, str], sources: Sequence[str]) -> Endpoint:
+        """Create a read replica: a standby that streams from the running primary of primary_id, with a CA
+        and port of its own and the primary's roles and passwords (a physical copy). Not yet started."""
+
+    def provision_restore(
+        self, service_id: str, source_id: str, backup_key: str, target: float, pg_config: dict[str, str], sources: Sequence[str]
+    ) -> Endpoint:
+        """Create a service from source_id's backup backup_key that, once started, replays the source's
+        archived WAL up to target (epoch seconds) and becomes a primary (see finish_restore).
+        The source must be running: its WAL up to now is archived first."""
+
     def start(self, service_id: str) -> None:
         """Start the server if it is not running; adopt it if it already is."""
+
+    def finish_restore(self, service_id: str) -> None:
+        """Wait until a restored service has replayed up to its target and is a primary; at once for any other."""
 
     def is_ready(self, service_id: str) -> bool:
         """True once the server accepts connections."""
@@ -111,6 +140,21 @@ class Backend(Protocol):
 
     def stats(self, service_id: str) -> dict[str, float | dict[str, float]]:
         """A snapshot of live counters and gauges, keyed by Prometheus metric name (see README)."""
+
+    def take_backup(self, service_id: str) -> Backup:
+        """Take a base backup of the running primary now."""
+
+    def retain_backups(self, service_id: str, keys: Sequence[str]) -> None:
+        """Keep only these backups, and the archived WAL they need; remove the rest."""
+
+    def promote(self, service_id: str) -> None:
+        """Make a read replica a writable primary (idempotent)."""
+
+    def set_standbys(self, service_id: str, count: int, *, synchronous: bool) -> None:
+        """Give the primary `count` streaming standbys (HA), committing synchronously to one of them if asked."""
+
+    def switchover(self, service_id: str) -> None:
+        """Make a standby the primary, with every committed row, on the service's port; a restart without one."""
 
     def shutdown(self) -> None:
         """Stop every server this backend started."""

@@ -4,6 +4,7 @@ Everyone else is refused by the server itself, as a cloud firewall would drop th
 lines are the emulator's own and not the API's:
 
 * the backend's `chc_admin` sessions (config reloads, passwords, statistics, query texts)
+  and its replication connections (base backups, standbys and read replicas streaming WAL)
   come over TCP from 127.0.0.1 (the servers have no Unix sockets), and must keep working
   whatever the rules say;
 * a source that covers 127.0.0.1 also admits ::1: a local client reaches a server on
@@ -31,6 +32,7 @@ def render(sources: Iterable[str]) -> str:
         "# TCP only, SSL only, SCRAM only; every source not listed is refused.",
         "# The emulator's own superuser sessions, from this host:",
         f"hostssl postgres {ADMIN_ROLE} 127.0.0.1/32 scram-sha-256",
+        f"hostssl replication {ADMIN_ROLE} 127.0.0.1/32 scram-sha-256",
         "# ipAccessList:",
     ]
     lines += [f"hostssl all all {network} scram-sha-256" for network in networks]

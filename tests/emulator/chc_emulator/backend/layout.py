@@ -1,13 +1,21 @@
 """Where everything lives under the backend's data directory.
 
     <data_dir>/template/                 the template cluster (owned by the server's user, 0700)
-    <data_dir>/services/<id>/service.json port and admin password (0600): what survives a restart
-    <data_dir>/services/<id>/ca.pem       the service's CA certificate
-    <data_dir>/services/<id>/postmaster.out  the server's stdout/stderr before its log collector runs
-    <data_dir>/services/<id>/pgdata/      the cluster (copied from the template)
+    <data_dir>/services/<id>/service.json ports, admin password, which node is the primary (0600):
+                                          what survives a restart
+    <data_dir>/services/<id>/ca.pem       the service's CA certificate (0644: public, and the server's
+                                          user reads it to reach the primary as a standby)
+    <data_dir>/services/<id>/pgdata/      the cluster the service was created with (a node)
+    <data_dir>/services/<id>/pgdata-1/    an HA standby's cluster (a node); whichever node is the
+                                          primary has the service's port
+    <data_dir>/services/<id>/<node>.out   a node's stdout/stderr before its log collector runs
+    <data_dir>/services/<id>/wal-archive/ the primary's archived WAL (archive_command)
+    <data_dir>/services/<id>/backups/<key>/  base backups (pg_basebackup, plain format)
+    <data_dir>/services/<id>/restore-wal/ a restore's own links to the source's archived WAL, until it is done
 
 A service directory appears atomically (built as services/.<id>.new, then renamed), so a
-crash in the middle of provisioning never leaves a half-made service behind.
+crash in the middle of provisioning never leaves a half-made service behind; nodes and
+backups inside it do the same (.<name>.new).
 
 The server's user (`postgres` when we are root) must be able to reach <data_dir>.  When it
 cannot (the emulator's data dir is under a 0700 directory such as /root or a `mktemp -d`),
@@ -36,10 +44,30 @@ from typing import Protocol
 _SERVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
+FIRST_NODE = "pgdata"
+
+
 @dataclasses.dataclass(frozen=True)
 class ServiceState:
-    port: int
+    port: int  # the service's port: always its primary node's
     admin_password: str
+    primary: str = FIRST_NODE  # the node (directory) that is the primary
+    standbys: dict[str, int] = dataclasses.field(default_factory=dict)  # HA standby node -> its own port
+    synchronous: bool = False  # the primary's commits wait for one of its standbys (haType sync)
+    upstream: str | None = None  # a read replica: the service its primary node streams from
+    restore_target: float | None = None  # a restore still replaying WAL: up to when (epoch seconds)
+
+    @property
+    def nodes(self) -> list[str]:
+        """The primary first: it starts first and stops first."""
+        return [self.primary, *sorted(self.standbys)]
+
+    def port_of(self, node: str) -> int:
+        return self.port if node == self.primary else self.standbys[node]
+
+    @property
+    def ports(self) -> set[int]:
+        return {self.port, *self.standbys.values()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +76,29 @@ class ServiceDir:
 
     @property
     def pgdata(self) -> pathlib.Path:
-        return self.root / "pgdata"
+        """The first node's cluster (the primary unless a switchover moved it)."""
+        return self.node(FIRST_NODE)
+
+    def node(self, name: str) -> pathlib.Path:
+        return self.root / name
+
+    def node_staging(self, name: str) -> pathlib.Path:
+        return self.root / f".{name}.new"
+
+    def output(self, node: str) -> pathlib.Path:
+        return self.root / f"{node}.out"
+
+    @property
+    def archive(self) -> pathlib.Path:
+        return self.root / "wal-archive"
+
+    @property
+    def backups(self) -> pathlib.Path:
+        return self.root / "backups"
+
+    @property
+    def restore_wal(self) -> pathlib.Path:
+        return self.root / "restore-wal"
 
     @property
     def state_file(self) -> pathlib.Path:
@@ -58,10 +108,6 @@ class ServiceDir:
     def ca_file(self) -> pathlib.Path:
         return self.root / "ca.pem"
 
-    @property
-    def postmaster_out(self) -> pathlib.Path:
-        return self.root / "postmaster.out"
-
     def exists(self) -> bool:
         return self.state_file.exists()
 
@@ -69,9 +115,12 @@ class ServiceDir:
         return ServiceState(**json.loads(self.state_file.read_text()))
 
     def save(self, state: ServiceState) -> None:
-        fd = os.open(self.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        """Replace the file in one step: a crash leaves the old state or the new one, never half of either."""
+        partial = self.state_file.with_name(self.state_file.name + ".new")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(dataclasses.asdict(state), out)
+        partial.rename(self.state_file)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """NullBackend: the backend contract with no servers at all, for --no-postgres scale runs.
 
 Every service "runs" at once on the same endpoint; nothing is ever executed or logged, and
-every statistic is zero.  The CA certificate is a real one, made once per process.
+every statistic is zero.  Backups are taken at once and hold nothing; replicas, standbys,
+promotions, switchovers and restores are instant.  The CA certificate is a real one, made once
+per process.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import pathlib
+import time
 from collections.abc import Sequence
 
 from . import certs, stats
-from .base import ALL_SOURCES, ConfigOutcome, Endpoint, Execution, LogEntry
+from .base import ALL_SOURCES, Backup, ConfigOutcome, Endpoint, Execution, LogEntry
 
 # PostgreSQL 15's postmaster-context keys among the API's pgConfig keys (`postgres --describe-config`).
 RESTART_KEYS = frozenset(
@@ -41,7 +44,18 @@ class NullBackend:
     def provision(self, service_id: str, password: str, pg_config: dict[str, str], sources: Sequence[str] = ALL_SOURCES) -> Endpoint:
         return self.endpoint(service_id)
 
+    def provision_replica(self, service_id: str, primary_id: str, pg_config: dict[str, str], sources: Sequence[str]) -> Endpoint:
+        return self.endpoint(service_id)
+
+    def provision_restore(
+        self, service_id: str, source_id: str, backup_key: str, target: float, pg_config: dict[str, str], sources: Sequence[str]
+    ) -> Endpoint:
+        return self.endpoint(service_id)
+
     def start(self, service_id: str) -> None:
+        pass
+
+    def finish_restore(self, service_id: str) -> None:
         pass
 
     def is_ready(self, service_id: str) -> bool:
@@ -80,6 +94,21 @@ class NullBackend:
 
     def stats(self, service_id: str) -> dict[str, float | dict[str, float]]:
         return stats.zero_stats()
+
+    def take_backup(self, service_id: str) -> Backup:
+        return Backup.completed(time.time())
+
+    def retain_backups(self, service_id: str, keys: Sequence[str]) -> None:
+        pass
+
+    def promote(self, service_id: str) -> None:
+        pass
+
+    def set_standbys(self, service_id: str, count: int, *, synchronous: bool) -> None:
+        pass
+
+    def switchover(self, service_id: str) -> None:
+        pass
 
     def shutdown(self) -> None:
         pass

@@ -23,6 +23,7 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Mapping
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: preexec_fn must not load libraries
@@ -70,9 +71,9 @@ class PgExec:
             self.uid, self.gid = os.geteuid(), os.getegid()
         self._spawner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chc-pg-spawner")
 
-    def _popen_args(self, death_signal: int) -> dict:
+    def _popen_args(self, death_signal: int, env: Mapping[str, str] | None = None) -> dict:
         args = {
-            "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"},
+            "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", **(env or {})},
             "preexec_fn": functools.partial(die_with_parent, os.getpid(), death_signal),
             "cwd": "/",
         }
@@ -80,15 +81,16 @@ class PgExec:
             args.update(user=self.uid, group=self.gid, extra_groups=[])
         return args
 
-    def run(self, program: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        """Run a short-lived program to completion, output captured."""
+    def run(self, program: str, *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run a short-lived program to completion, output captured; env is added to the minimal one
+        (libpq's PGPASSWORD and friends: a command line is readable by every local user)."""
         return subprocess.run(
             [str(self.bindir / program), *args],
             input=stdin,
             capture_output=True,
             text=True,
             check=False,
-            **self._popen_args(signal.SIGKILL),
+            **self._popen_args(signal.SIGKILL, env),
         )
 
     def single_user(self, pgdata: pathlib.Path, statements: list[str]) -> None:

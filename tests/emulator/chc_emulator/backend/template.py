@@ -20,6 +20,7 @@ from .pgexec import PgExec
 LAYOUT = 1  # bump whenever what the template contains changes
 MARKER = "chc-template.json"
 ADMIN_ROLE = "chc_admin"
+ADMIN_APP = "chc-emulator"  # application_name of the backend's own sessions, left out of the log the API shows
 
 BASE_SETTINGS = {
     "unix_socket_directories": "",  # the backend connects over TCP+SSL; no 107-byte socket path limit
