@@ -40,7 +40,8 @@ class ActionModule(ActionBase):
         if outcome.get("service") is not None:  # a host the call found nothing for keeps what it had
             facts["postgres_fleet_service"] = outcome["service"]
         if outcome.get("credentials") is not None:
-            facts["postgres_fleet_credentials"] = outcome["credentials"]
+            # a result value, not a fact: facts go into the fact cache (AWX's fact storage keeps it in its database)
+            result["credentials"] = outcome["credentials"]
         result["ansible_facts"] = facts
         if outcome.get("warnings"):
             result["warnings"] = list(outcome["warnings"])

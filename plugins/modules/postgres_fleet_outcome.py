@@ -17,8 +17,9 @@ description:
     service, so that the play recap
     counts C(changed) per service and C(--diff) shows each service's own diff. Hosts stay the unit of the play.
   - The host fails with the member's message when its service failed, and shows the member's warnings.
-  - Sets the facts C(postgres_fleet_service) (the service without secrets) and, when a new service's connection
-    details had nowhere else to go, C(postgres_fleet_credentials). Put C(no_log) on the task in that case.
+  - Sets the fact C(postgres_fleet_service) (the service without secrets). When a new service's connection
+    details had nowhere else to go, returns them as RV(credentials), never as a fact (facts reach the fact cache,
+    and AWX's fact storage keeps that in its database). Put C(no_log) on the task in that case.
   - Makes no API call.
 author:
   - ClickHouse Cloud collection maintainers (@clickhouse)
@@ -69,8 +70,13 @@ credentials_file:
   returned: always
   type: str
   sample: /root/.pg-fleet/db1.json
+credentials:
+  description: The connection details of a service this run created, with its password, when they had nowhere else to go.
+  returned: when the fleet call created the service without a credentials directory
+  type: dict
+  sample: {"id": "67b4bc12-8582-45d0-8806-fe9b2e5a54e6", "name": "db1", "password": "..."}
 ansible_facts:
-  description: C(postgres_fleet_service), and C(postgres_fleet_credentials) when set.
+  description: C(postgres_fleet_service).
   returned: always
   type: dict
   sample: {"postgres_fleet_service": {"id": "67b4bc12-8582-45d0-8806-fe9b2e5a54e6", "name": "db1", "state": "running"}}

@@ -94,7 +94,10 @@ def jobs(data_dir, emulator):
     return ran
 
 
-def test_no_secret_in_any_job_event(jobs, emulator):
+def test_no_secret_in_any_job_event_output_or_fact_cache(jobs, emulator):
+    """What AWX keeps of a job: its events and output, and with fact storage on, each host's fact cache.
+    (ansible-runner's own ``artifacts/<job>/command`` holds the job's environment, the key secret included;
+    AWX removes the private data dir after the job.)"""
     api = PostgresApi(Transport(emulator.url, *emulator.admin_key), emulator.org_id)
     services = {s.name: s for s in api.list_services()}
     assert sorted(services) == sorted(DEMO_FLEET)
@@ -104,7 +107,7 @@ def test_no_secret_in_any_job_event(jobs, emulator):
     for artifacts in jobs.values():
         events = list((artifacts / "job_events").glob("*.json"))
         assert len(events) > 10
-        for path in events + [artifacts / "stdout"]:
+        for path in events + [artifacts / "stdout"] + list((artifacts / "fact_cache").glob("*")):
             text = path.read_text()
             assert not [secret for secret in secrets if secret in text], "a secret is in %s" % path
 
