@@ -15,8 +15,8 @@ author:
 description:
   - Reads the Managed Postgres services of one ClickHouse Cloud organization and makes each service a host,
     named after the service (or after O(name_template)).
-  - Every host is in the group O(group), so the collection's playbooks (C(hosts) V(postgres_services)) run over
-    the services that exist. With O(default_groups), hosts are also grouped by state, provider, region, Postgres
+  - Every host is in the group O(group). The collection's playbooks run on the group V(postgres_services), the
+    default, so they run over the services that exist. With O(default_groups), hosts are also grouped by state, provider, region, Postgres
     version, and primary or replica.
   - Each host gets the service's fields as host variables whose names start with O(hostvar_prefix)
     (C(postgres_id), C(postgres_state), C(postgres_tags), ...; see the examples for all of them).
