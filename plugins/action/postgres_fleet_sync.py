@@ -19,7 +19,8 @@ def member_spec():
     """One member: a host and its service, declared as ``postgres_service`` declares it."""
     spec = SERVICE.argument_spec()
     spec.update(host=dict(type="str", required=True), name=dict(type="str", required=True),
-                state=dict(type="str", default="present", choices=["present", "absent"]))
+                state=dict(type="str", default="present", choices=["present", "absent"]),
+                public=dict(type="bool", default=False))
     return spec
 
 
@@ -52,7 +53,7 @@ class ActionModule(FleetAction):
     def member(self, params):
         """The engine's desired state of one member (checked as postgres_service checks it)."""
         member = SERVICE.desired(params)
-        member.update(host=params["host"], state=params["state"], purge_tags=params["purge_tags"])
+        member.update(host=params["host"], state=params["state"], purge=SERVICE.purge(params), public=params["public"])
         return member
 
     def apply(self, api, members, params, check_mode):

@@ -135,7 +135,8 @@ class PostgresApi:
             applied = SERVICE.matches(found.to_result(), sent)
             return found.model_dump(by_alias=True, exclude_none=True) if applied else NOT_APPLIED
 
-        return self._read(PostgresService, "PATCH", self._path(service_id), SERVICE.body(sent), reconcile=reconcile)
+        return self._read(PostgresService, "PATCH", self._path(service_id), SERVICE.body(sent, current or {}),
+                          reconcile=reconcile)
 
     def delete_service(self, service_id):
         def reconcile():
@@ -156,7 +157,7 @@ class PostgresApi:
             return UNKNOWN
 
         return self._read(PostgresService, "PATCH", self._path(service_id, "state"), {"command": command},
-                                                reconcile=reconcile)
+                          reconcile=reconcile)
 
     def set_password(self, service_id, password=None):
         """Returns the generated password, or None when one was given.

@@ -22,14 +22,14 @@ from ._settings import bouncer_canonical, canonical, check_pg_bouncer_config, ch
 SECTIONS = (("pg_config", canonical), ("pg_bouncer_config", bouncer_canonical))
 
 
-def desired_sections(pg_config, pg_bouncer_config):
+def desired_sections(pg_config, pg_bouncer_config, allow_unknown=False):
     """The desired sections checked and rendered as the API wants them (None: not given).
 
     Called before any request by every module that sends them (postgres_config, and
     postgres_service on creation), so bad input fails alike everywhere with nothing sent.
     """
     return {
-        "pg_config": None if pg_config is None else check_pg_config(pg_config),
+        "pg_config": None if pg_config is None else check_pg_config(pg_config, allow_unknown),
         "pg_bouncer_config": None if pg_bouncer_config is None else check_pg_bouncer_config(pg_bouncer_config),
     }
 

@@ -17,7 +17,7 @@ plus its documentation.  Pure: no HTTP, no Ansible.
 
 from __future__ import annotations
 
-from ._compare import equal, normalize, plan_map
+from ._compare import equal, normalize
 from ._models import camel
 
 # How a field may change on an existing resource.
@@ -41,11 +41,15 @@ class Field:
     of a read replica or a restore and cannot be given with one. ``server_default``
     is what the API fills in on create, for the check-mode prediction. ``canon``
     gives the form in which two values compare (the API echoes numbers as text).
+    ``merge(current, desired, purge)`` combines a ``purge_option`` field's values (tags:
+    key by key; access rules: rule by rule), and ``patch_wire(current, after)`` renders
+    a PATCH of a field the API changes by operations (access rules: add and remove).
     """
 
     def __init__(self, name, type="str", mode=UPDATABLE, wire=None, choices=None, elements=None, secret=False,
                  check=None, to_wire=None, purge_option=None, resend=None, inherited=False,
-                 required_to_create=False, omit_empty=False, server_default=_UNSET, canon=normalize):
+                 required_to_create=False, omit_empty=False, server_default=_UNSET, canon=normalize,
+                 merge=None, patch_wire=None, options=None):
         self.name = name
         self.type = type
         self.mode = mode
@@ -62,6 +66,9 @@ class Field:
         self.omit_empty = omit_empty  # an empty value is not sent at all (``{}`` settings on create)
         self.server_default = server_default
         self.canon = canon  # the canonical form values compare in
+        self._merge = merge  # (current, desired, purge) -> the value after the change, for purge_option fields
+        self._patch_wire = patch_wire  # (current, after) -> what a PATCH sends, when not the whole value
+        self.options = options  # suboptions of a list of dicts, as the argument spec takes them
 
     @property
     def is_option(self):
@@ -80,6 +87,8 @@ class Field:
             spec["elements"] = self.elements
         if self.secret:
             spec["no_log"] = True
+        if self.options:
+            spec["options"] = {name: dict(option) for name, option in self.options.items()}
         return spec
 
     def check(self, value):
@@ -93,10 +102,11 @@ class Field:
 
     def plan(self, have, want, purge=True):
         """``(differs, after)``: whether ``want`` changes ``have``, and the value to send if so."""
-        if self.purge_option is not None:
-            plan = plan_map(have, want, purge=purge)
-            return plan.changed, plan.after
-        return not self.same(have, want), want
+        after = self._merge(have, want, purge) if self._merge is not None else want
+        return not self.same(have, after), after
+
+    def patch_wire(self, have, after):
+        return self._patch_wire(have, after) if self._patch_wire else self.to_wire(after)
 
     def same(self, have, want):
         """Equal after normalisation (maps: the whole map)."""
@@ -172,14 +182,17 @@ class ResourceSpec:
 
     # -- the wire side -------------------------------------------------------
 
-    def body(self, values):
-        """A request body (camelCase) from snake_case values; None and omitted-empty values are left out."""
+    def body(self, values, current=None):
+        """A request body (camelCase) from snake_case values; None and omitted-empty values are left out.
+
+        With ``current`` it is a PATCH's: fields the API changes by operations say what to add and remove.
+        """
         body = {}
         for f in self.options:
             value = values.get(f.name)
             if value is None or (f.omit_empty and not value):
                 continue
-            body[f.wire] = f.to_wire(value)
+            body[f.wire] = f.to_wire(value) if current is None else f.patch_wire(current.get(f.name), value)
         return body
 
     def create_body(self, desired, origin=False):

@@ -79,8 +79,8 @@ def check_unique_names(members):
 def plan_fleet(listing, members):
     """Plan every member against one listing; pure.
 
-    ``members``: dicts with ``host``, ``state`` (present/absent), ``purge_tags`` and the
-    service's validated desired fields (``SERVICE.desired``).
+    ``members``: dicts with ``host``, ``state`` (present/absent), ``purge`` (``SERVICE.purge``), ``public``
+    and the service's validated desired fields (``SERVICE.desired``).
     """
     check_unique_names(members)
     by_name = {}
@@ -113,12 +113,18 @@ def _plan_member(member, same_name):
         if missing:
             plan.error = InputError("to create it, set %s" % ", ".join(missing), missing=missing)
             return plan
+        if desired.get("ip_access_list") is None and not member.get("public"):
+            plan.error = InputError(
+                "it would be created open to every address (the API's default without access rules). Give its rules "
+                "(postgres_fleet_ip_access_list, for example [{source: 10.0.0.0/8}]), [] for no public access, or say "
+                "that it is public (postgres_fleet_public: true). Nothing was sent for it")
+            return plan
         plan.action = CREATE
         plan.predicted = SERVICE.predict_create(desired, ready=True)
         plan.diff = diff_of({}, plan.predicted, SERVICE.secrets)
         return plan
     try:
-        update = plan_update(SERVICE, current, desired, {"tags": member.get("purge_tags", True)})
+        update = plan_update(SERVICE, current, desired, member.get("purge") or {})
     except ImmutableError as exc:
         plan.error = exc
         return plan
@@ -154,6 +160,20 @@ class FleetRun:
     def listing(self):
         return [s.to_result() for s in self.api.list_services()]
 
+    def with_rules(self, listing, members):
+        """List items lack the access rules: read the services whose members declare rules (one GET each)."""
+        declared = {m["name"] for m in members if m.get("ip_access_list") is not None}
+        named = {}
+        for service in listing:
+            named.setdefault(service.get("name"), []).append(service)
+        completed = []
+        for service in listing:
+            if service.get("name") in declared and len(named[service.get("name")]) == 1 \
+                    and service.get("ip_access_list") is None:
+                service = self.api.get_service(service["id"]).to_result()
+            completed.append(service)
+        return completed
+
     def run(self, members):
         """Plan from one listing and apply; returns the member plans with their outcomes.
 
@@ -163,7 +183,7 @@ class FleetRun:
         with CreateLock(self.api.transport.base_url, self.api.organization_id) as lock:
             if not self.check_mode:
                 lock.acquire(m["name"] for m in members if m.get("state", "present") == "present")
-            plans = plan_fleet(self.listing(), members)
+            plans = plan_fleet(self.with_rules(self.listing(), members), members)
             todo = [p for p in plans if p.action != NONE and p.error is None]
             if not self.check_mode:
                 if todo:

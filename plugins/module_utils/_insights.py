@@ -57,8 +57,6 @@ def in_order(patterns, sort_by, sort_order):
     return sorted(sorted(patterns, key=identity), key=lambda p: p.get(field) or 0, reverse=sort_order == "desc")
 
 
-
-
 def top_patterns(api, service_id, span, sort_by="total_duration", limit=5, sort_order="desc", offset=0, **filters):
     """The top ``limit`` patterns of one service in the window ``span`` (``{'from', 'to'}``), in a stable order."""
     patterns = api.iter_slow_query_patterns(service_id, span["from"], span["to"], max_patterns=limit, offset=offset,

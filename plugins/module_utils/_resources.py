@@ -13,8 +13,10 @@ the comparison, the diff and the check-mode prediction all follow from it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
+from ._compare import plan_map
 from ._errors import InputError
 from ._fields import CREATE_ONLY, IMMUTABLE, READ_ONLY, Field, ResourceSpec
 from ._models import tags_to_api
@@ -70,6 +72,106 @@ def _is_primary(service):
     return service.get("is_primary") is not False
 
 
+def merge_tags(current, desired, purge):
+    """Tags after the change: the desired ones, and (without ``purge``) the current ones they do not name."""
+    return plan_map(current, desired, purge=purge).after
+
+
+# -- access rules (the live API's ipAccessList) ---------------------------------------------
+
+PORTS = re.compile(r"^([0-9]{1,5})(?:\.\.([0-9]{1,5}))?$")
+RULE_OPTIONS = {
+    "source": {"type": "str", "required": True},
+    "ports": {"type": "str", "default": "5432", "aliases": ["port_range"]},
+    "description": {"type": "str"},
+}
+
+
+def _source(text):
+    """An IPv4 address or CIDR block in its canonical form (``10.0.0.1`` is ``10.0.0.1/32``)."""
+    try:
+        return ipaddress.IPv4Network(str(text).strip(), strict=False).with_prefixlen
+    except ValueError:
+        raise InputError("ip_access_list: source %r is not an IPv4 address or CIDR block such as 10.0.0.0/8" % (text,))
+
+
+def _ports(text):
+    """A port or a range ``A..B`` within 1-65535, as the API writes it (``5432..5432`` is ``5432``)."""
+    match = PORTS.match(str(text).strip())
+    low, high = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, 0)
+    if not (match and 1 <= low <= high <= 65535):
+        raise InputError("ip_access_list: ports %r must be a port or a range A..B within 1-65535, such as 5432 or "
+                         "5432..6432" % (text,))
+    return str(low) if low == high else "%d..%d" % (low, high)
+
+
+def rule_identity(rule):
+    """What a rule is: its source and ports; the description only describes it."""
+    return _source(rule.get("source")), _ports(rule.get("port_range") or rule.get("ports") or "5432")
+
+
+def check_rules(rules):
+    """The desired rules in the API's snake_case form (source, port_range, description), each once."""
+    checked, seen = [], set()
+    for rule in rules:
+        source, ports = rule_identity(rule)
+        if (source, ports) in seen:
+            raise InputError("ip_access_list: the rule for %s on %s is given twice" % (source, ports))
+        seen.add((source, ports))
+        out = {"source": str(rule["source"]).strip(), "port_range": ports}
+        if rule.get("description"):
+            out["description"] = rule["description"]
+        checked.append(out)
+    return checked
+
+
+def rules_canon(rules):
+    """Rules compare as a set of (source, ports, description), in any order, ids aside."""
+    if rules is None:
+        return None
+    return sorted(_rule_key(r) for r in rules)
+
+
+def merge_rules(current, desired, purge):
+    """The rules after the change: the desired ones (keeping the ids of those already there) and, without
+    ``purge``, the current ones the desired list does not name."""
+    by_identity = {rule_identity(r): r for r in current or []}
+    after = []
+    for rule in desired:
+        kept = by_identity.get(rule_identity(rule))
+        same = kept is not None and (kept.get("description") or "") == (rule.get("description") or "")
+        after.append(dict(rule, id=kept["id"]) if same and kept.get("id") else dict(rule))
+    if not purge:
+        named = {rule_identity(r) for r in desired}
+        after.extend(r for r in current or [] if rule_identity(r) not in named)
+    return after
+
+
+def _rule_wire(rule):
+    wire = {"source": rule["source"], "portRange": rule.get("port_range") or _ports(rule.get("ports") or "5432")}
+    if rule.get("description"):
+        wire["description"] = rule["description"]
+    return wire
+
+
+def rules_to_wire(rules):
+    """The create body's list."""
+    return [_rule_wire(r) for r in rules]
+
+
+def rules_patch(current, after):
+    """The PATCH's operations: remove the rules that go (or change their description), add the new ones."""
+    wanted = {_rule_key(r) for r in after}
+    present = {_rule_key(r) for r in current or []}
+    return {"add": [_rule_wire(r) for r in after if _rule_key(r) not in present],
+            "remove": [{"id": r["id"]} for r in current or [] if _rule_key(r) not in wanted and r.get("id")]}
+
+
+def _rule_key(rule):
+    """A rule with its description: what a PATCH must make the same."""
+    return rule_identity(rule) + (rule.get("description") or "",)
+
+
 SERVICE = ResourceSpec(
     kind="Postgres service",
     result_key="service",
@@ -84,7 +186,11 @@ SERVICE = ResourceSpec(
         Field("ha_type", choices=HA_TYPES, inherited=True, server_default="none"),
         # The API replaces a primary's tags wholesale on every PATCH and may clear them when absent.
         Field("tags", type="dict", check=check_tags, to_wire=tags_to_api, purge_option="purge_tags",
-              resend=_is_primary, server_default={}),
+              merge=merge_tags, resend=_is_primary, server_default={}),
+        # the live API's access rules: created with the service, changed by add / remove with the API's ids
+        Field("ip_access_list", type="list", elements="dict", options=RULE_OPTIONS, check=check_rules,
+              to_wire=rules_to_wire, purge_option="purge_ip_access_list", merge=merge_rules, patch_wire=rules_patch,
+              canon=rules_canon),
         # later managed by postgres_config, which checks them the same way
         Field("pg_config", type="dict", mode=CREATE_ONLY, check=check_pg_config, omit_empty=True),
         Field("pg_bouncer_config", type="dict", mode=CREATE_ONLY, check=check_pg_bouncer_config, omit_empty=True),

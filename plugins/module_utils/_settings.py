@@ -14,9 +14,10 @@ parsing follows PostgreSQL's own (``guc.c``: ``parse_int``, ``parse_real``,
 case-sensitive and converted to the setting's base unit with the same rounding,
 enum values case-insensitive with their hidden boolean spellings.
 
-The catalogue is the spec's ``pgConfig`` schema (31 keys; a unit test keeps the
-two in step) plus what the spec leaves out: each setting's base unit and which
-settings only take effect after a restart.
+The catalogue is the spec's ``pgConfig`` schema (31 keys) and the 29 the live API added
+(``CONTRACT_SETTINGS``, ``LIVE_SETTINGS``; unit tests keep them in step with the spec and the
+emulator), plus what neither says: each setting's base unit and which settings only take
+effect after a restart.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ MEMORY_UNITS = {
     "kB": (("TB", _KB ** 3), ("GB", _KB ** 2), ("MB", _KB), ("kB", 1.0), ("B", 1.0 / _KB)),
     "8kB": (("TB", _KB ** 3 / 8), ("GB", _KB ** 2 / 8), ("MB", _KB / 8), ("kB", 1.0 / 8), ("B", 1.0 / (8 * _KB))),
     "MB": (("TB", _KB ** 2), ("GB", _KB), ("MB", 1.0), ("kB", 1.0 / _KB), ("B", 1.0 / _KB ** 2)),
+    "B": (("TB", _KB ** 4), ("GB", _KB ** 3), ("MB", _KB ** 2), ("kB", _KB), ("B", 1.0)),
 }
 TIME_UNITS = {
     "ms": (("d", 86400000.0), ("h", 3600000.0), ("min", 60000.0), ("s", 1000.0), ("ms", 1.0), ("us", 0.001)),
@@ -43,7 +45,7 @@ TIME_UNITS = {
 }
 # Bytes in one base unit, to read the spec's memory minimums, which are in kB (the only reading
 # under which its own examples such as min_wal_size "80MB" with minimum 32768 are valid).
-BASE_UNIT_KB = {"kB": 1, "8kB": 8, "MB": 1024}
+BASE_UNIT_KB = {"kB": 1, "8kB": 8, "MB": 1024, "B": 1.0 / 1024}
 
 # strtol(value, &end, 0): hex, octal (a leading 0) or decimal; then strtod when a '.' or an
 # exponent follows, as parse_int does.
@@ -188,11 +190,26 @@ class Enum(Setting):
         return "one of %s" % ", ".join(self.choices)
 
 
+class Opaque(Setting):
+    """A key the API takes that is no PostgreSQL setting (``shared_memory_percent``): sent and compared as text."""
+
+    kind = "text"
+
+    def canonical(self, value):
+        if isinstance(value, (dict, list, bool)) or value is None:
+            raise SettingValueError("must be a number or a string")
+        return ("text", _text(value).strip())
+
+    def describe(self):
+        return "a number or a string"
+
+
 # wal_compression is an enum that also takes the boolean spellings (and pglz, which "on" means).
 _BOOLEAN_ON = {"true": "on", "yes": "on", "1": "on", "pglz": "on"}
 _BOOLEAN_OFF = {"false": "off", "no": "off", "0": "off"}
 
-PG_SETTINGS = {
+# The contract's keys (the 2026-07-31 spec), checked against it by the unit tests.
+CONTRACT_SETTINGS = {
     "max_connections": Setting(1, restart=True),
     "default_transaction_isolation": Enum(("read committed", "repeatable read", "serializable")),
     "ssl_min_protocol_version": Enum(("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")),
@@ -225,8 +242,43 @@ PG_SETTINGS = {
     "autovacuum_vacuum_cost_limit": Setting(1, minus_one=True),
     "autovacuum_vacuum_cost_delay": Time("ms", 0, minus_one=True, real=True),
 }
+# The live API's 29 more keys (shared/api/live-api-2026-10.md, section 4): enums as the API checks them, the
+# rest with PostgreSQL's own units, minimums and contexts (the API takes any value for those).
+LIVE_SETTINGS = {
+    "autovacuum_analyze_threshold": Setting(0),
+    "autovacuum_freeze_max_age": Setting(100000, restart=True),
+    "autovacuum_vacuum_insert_threshold": Setting(0, minus_one=True),
+    "autovacuum_vacuum_threshold": Setting(0),
+    "bgwriter_delay": Time("ms", 10),
+    "bgwriter_flush_after": Memory("8kB", 0),
+    "bgwriter_lru_maxpages": Setting(0),
+    "bgwriter_lru_multiplier": Real(0),
+    "checkpoint_timeout": Time("s", 30),
+    "default_toast_compression": Enum(("pglz", "lz4")),
+    "enable_parallel_hash": Enum(("on", "off")),
+    "hash_mem_multiplier": Real(1),
+    "io_method": Enum(("sync", "worker", "io_uring"), restart=True),  # PostgreSQL 18
+    "io_workers": Setting(1),  # PostgreSQL 18
+    "log_lock_waits": Enum(("on", "off")),
+    "log_min_duration_statement": Time("ms", 0, minus_one=True),
+    "log_parameter_max_length": Memory("B", 0, minus_one=True),
+    "log_temp_files": Memory("kB", 0, minus_one=True),
+    "logical_decoding_work_mem": Memory("kB", 64),
+    "maintenance_io_concurrency": Setting(0),
+    "max_logical_replication_workers": Setting(0, restart=True),
+    "max_replication_slots": Setting(0, restart=True),
+    "max_sync_workers_per_subscription": Setting(0),
+    "max_wal_senders": Setting(0, restart=True),
+    "shared_memory_percent": Opaque(restart=True),  # a ClickHouse knob, not PostgreSQL's (inferred restart-only)
+    "temp_buffers": Memory("8kB", 100),
+    "track_activity_query_size": Memory("B", None, restart=True),
+    "vacuum_cost_delay": Time("ms", 0, real=True),
+    "wal_buffers": Memory("8kB", None, restart=True, minus_one=True),
+}
+PG_SETTINGS = dict(CONTRACT_SETTINGS, **LIVE_SETTINGS)
 
 RELOADABLE_SINCE = {"autovacuum_max_workers": 18}
+ONLY_SINCE = {"io_method": 18, "io_workers": 18}  # PostgreSQL 18's; an older server ignores them
 MAX_BOUNCER_KEYS = 64  # the spec's maxProperties
 
 
@@ -236,7 +288,8 @@ def restart_only(postgres_version):
         major = int(str(postgres_version).split(".", maxsplit=1)[0])
     except ValueError:
         major = 0
-    return frozenset(k for k, s in PG_SETTINGS.items() if s.restart and major < RELOADABLE_SINCE.get(k, 10 ** 6))
+    return frozenset(k for k, s in PG_SETTINGS.items()
+                     if s.restart and major < RELOADABLE_SINCE.get(k, 10 ** 6) and major >= ONLY_SINCE.get(k, 0))
 
 
 def canonical(key, value):
@@ -250,13 +303,21 @@ def canonical(key, value):
     return ("text", _text(value).strip())
 
 
-def check_pg_config(values):
+def check_pg_config(values, allow_unknown=False):
     """Validate a desired pg_config before anything is sent; return the values to send.
 
-    Every problem is reported at once, naming the key and what it accepts.
+    Every problem is reported at once, naming the key and what it accepts. With ``allow_unknown``
+    a key the catalogue does not know is sent as text, for the API to decide (one it added since).
     """
     problems, wire = [], {}
     unknown = sorted(k for k in values if k not in PG_SETTINGS)
+    if allow_unknown:
+        for key in unknown:
+            if values[key] is None or isinstance(values[key], (dict, list)):
+                problems.append("%s must be a number or a string" % key)
+            else:
+                wire[key] = bouncer_text(values[key]) if isinstance(values[key], bool) else _text(values[key]).strip()
+        unknown = []
     for key in unknown:
         close = difflib.get_close_matches(key, PG_SETTINGS, n=1)
         problems.append("unknown key %r%s" % (key, " (did you mean %r?)" % close[0] if close else ""))

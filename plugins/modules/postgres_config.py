@@ -33,17 +33,30 @@ options:
   pg_config:
     description:
       - Postgres settings, for example C(max_connections) or C(work_mem). Values may be numbers or strings.
-      - "The API accepts these 31 keys: C(max_connections), C(default_transaction_isolation),
-        C(ssl_min_protocol_version), C(maintenance_work_mem), C(work_mem), C(effective_cache_size),
-        C(random_page_cost), C(effective_io_concurrency), C(max_worker_processes), C(max_parallel_workers),
-        C(max_parallel_workers_per_gather), C(max_parallel_maintenance_workers), C(statement_timeout),
-        C(lock_timeout), C(idle_session_timeout), C(idle_in_transaction_session_timeout), C(transaction_timeout),
-        C(wal_sender_timeout), C(wal_keep_size), C(min_wal_size), C(max_wal_size), C(max_slot_wal_keep_size),
-        C(wal_compression), C(autovacuum_max_workers), C(autovacuum_naptime), C(autovacuum_work_mem),
-        C(autovacuum_vacuum_scale_factor), C(autovacuum_analyze_scale_factor),
+      - "The API accepts 60 keys. These 31 are in its published contract: C(max_connections),
+        C(default_transaction_isolation), C(ssl_min_protocol_version), C(maintenance_work_mem), C(work_mem),
+        C(effective_cache_size), C(random_page_cost), C(effective_io_concurrency), C(max_worker_processes),
+        C(max_parallel_workers), C(max_parallel_workers_per_gather), C(max_parallel_maintenance_workers),
+        C(statement_timeout), C(lock_timeout), C(idle_session_timeout), C(idle_in_transaction_session_timeout),
+        C(transaction_timeout), C(wal_sender_timeout), C(wal_keep_size), C(min_wal_size), C(max_wal_size),
+        C(max_slot_wal_keep_size), C(wal_compression), C(autovacuum_max_workers), C(autovacuum_naptime),
+        C(autovacuum_work_mem), C(autovacuum_vacuum_scale_factor), C(autovacuum_analyze_scale_factor),
         C(autovacuum_vacuum_insert_scale_factor), C(autovacuum_vacuum_cost_limit), C(autovacuum_vacuum_cost_delay)."
+      - "These 29 the live API added in 2026: C(autovacuum_analyze_threshold), C(autovacuum_freeze_max_age),
+        C(autovacuum_vacuum_insert_threshold), C(autovacuum_vacuum_threshold), C(bgwriter_delay), C(bgwriter_flush_after),
+        C(bgwriter_lru_maxpages), C(bgwriter_lru_multiplier), C(checkpoint_timeout), C(default_toast_compression),
+        C(enable_parallel_hash), C(hash_mem_multiplier), C(io_method), C(io_workers), C(log_lock_waits),
+        C(log_min_duration_statement), C(log_parameter_max_length), C(log_temp_files), C(logical_decoding_work_mem),
+        C(maintenance_io_concurrency), C(max_logical_replication_workers), C(max_replication_slots),
+        C(max_sync_workers_per_subscription), C(max_wal_senders), C(shared_memory_percent), C(temp_buffers),
+        C(track_activity_query_size), C(vacuum_cost_delay), C(wal_buffers). C(io_method) and C(io_workers) exist
+        from Postgres 18; C(shared_memory_percent) is not a PostgreSQL setting and is compared as text."
+      - A key the collection does not know fails the task, naming the allowed ones, unless
+        O(allow_unknown_keys=true).
       - Memory settings take the units C(B), C(kB), C(MB), C(GB) and C(TB) (factors of 1024, case-sensitive); a bare
-        number is in the setting's base unit (kB, 8kB blocks for C(effective_cache_size), MB for the WAL sizes).
+        number is in the setting's base unit (kB, 8kB blocks for C(effective_cache_size), C(temp_buffers),
+        C(wal_buffers) and C(bgwriter_flush_after), MB for the WAL sizes, bytes for C(track_activity_query_size) and
+        C(log_parameter_max_length)).
         Time settings take C(us), C(ms), C(s), C(min), C(h) and C(d); a bare number is milliseconds
         (seconds for C(autovacuum_naptime)).
       - The API's minimums are checked; memory minimums are in kB. C(-1) is accepted where PostgreSQL gives it a
@@ -59,6 +72,13 @@ options:
         text (booleans as V(1) and V(0)) and compared as text.
       - Not given, the PgBouncer settings are left alone, also with O(mode=replace).
     type: dict
+  allow_unknown_keys:
+    description:
+      - Send O(pg_config) keys that the collection does not know as they are, as text, and let the API decide, for
+        settings the API adds before the collection does. They are compared as text.
+      - With V(false), such a key fails the task before anything is sent, naming the keys that are known.
+    type: bool
+    default: false
   mode:
     description:
       - V(merge) sets the listed keys and keeps the others (a PATCH with only the keys that differ).
@@ -73,8 +93,9 @@ options:
       - V(never) does not restart; RV(restart_required) then says when a changed setting only takes effect after a
         restart (do it later with M(clickhouse.cloud.postgres_service) and O(clickhouse.cloud.postgres_service#module:state=restarted)).
       - V(if_required) restarts when a setting that needs it really changed (C(max_connections),
-        C(max_worker_processes), and C(autovacuum_max_workers) before Postgres 18; or any setting the API's message
-        names).
+        C(max_worker_processes), C(max_wal_senders), C(max_replication_slots), C(max_logical_replication_workers),
+        C(autovacuum_freeze_max_age), C(track_activity_query_size), C(wal_buffers), C(shared_memory_percent),
+        C(autovacuum_max_workers) before Postgres 18 and C(io_method) from 18; or any setting the API's message names).
       - V(always) restarts after any change. A run that changes nothing never restarts, whatever this says.
     type: str
     choices: [never, if_required, always]
@@ -250,7 +271,7 @@ def restart(module, engine, service):
 
 def run(module):
     p = module.params
-    desired = desired_sections(p["pg_config"], p["pg_bouncer_config"])
+    desired = desired_sections(p["pg_config"], p["pg_bouncer_config"], p["allow_unknown_keys"])
     engine = module.resource()
     service = module.find_service(engine)
     version = service.get("postgres_version")
@@ -299,6 +320,7 @@ def main():
         pg_config=dict(type="dict"),
         pg_bouncer_config=dict(type="dict"),
         mode=dict(type="str", default="merge", choices=["merge", "replace"]),
+        allow_unknown_keys=dict(type="bool", default=False),
         restart=dict(type="str", default="never", choices=["never", "if_required", "always"]),
     )
     spec.update(wait_argument_spec(default_timeout=600))

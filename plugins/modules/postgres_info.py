@@ -38,6 +38,14 @@ options:
     description:
       - Only services that have all these tags with these values.
     type: dict
+  provider:
+    description:
+      - Only services of this cloud provider, for example V(aws) or V(gcp).
+    type: str
+  region:
+    description:
+      - Only services in this region, for example V(us-east-1).
+    type: str
   role:
     description:
       - V(primary) for primaries only, V(replica) for read replicas only, V(all) for both.
@@ -233,6 +241,8 @@ ROLE_IS_PRIMARY = {"primary": True, "replica": False}
 def wanted(service, params, tags):
     if params["states"] and service.get("state") not in params["states"]:
         return False
+    if any(params[key] is not None and service.get(key) != params[key] for key in ("provider", "region")):
+        return False
     if params["role"] != "all" and (service.get("is_primary") is not False) != ROLE_IS_PRIMARY[params["role"]]:
         return False
     return not tags or contains(service.get("tags"), tags)
@@ -278,6 +288,8 @@ def main():
             name=dict(type="str"),
             states=dict(type="list", elements="str"),
             tags=dict(type="dict"),
+            provider=dict(type="str"),
+            region=dict(type="str"),
             role=dict(type="str", default="all", choices=["all", "primary", "replica"]),
             include_config=dict(type="bool", default=False),
             include_ca_certificate=dict(type="bool", default=False),

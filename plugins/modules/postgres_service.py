@@ -87,6 +87,36 @@ options:
       - Remove tags that are not listed in O(tags). Only applies when O(tags) is set.
     type: bool
     default: true
+  ip_access_list:
+    description:
+      - The IPv4 addresses that may connect, as access rules of the live API. Each rule admits a source address or
+        CIDR block on a port or port range. On the API's servers, 5432 is Postgres and 6432 PgBouncer.
+      - Compared rule by rule, by source and ports (V(10.0.0.1) is V(10.0.0.1/32)). A changed description is an
+        update. The change is sent as the rules to add and the ids of those to remove, and takes effect without a
+        restart.
+      - V([]) creates the service with no public access, or removes every rule of an existing one.
+      - Not given, a new service gets the API's default, which is open to all addresses on 5432 and 6432, and the
+        rules of an existing service are left alone. Give the rules you mean.
+    type: list
+    elements: dict
+    suboptions:
+      source:
+        description: An IPv4 address or CIDR block, for example V(10.0.0.0/8).
+        type: str
+        required: true
+      ports:
+        description: A port, or a range V(A..B), within 1-65535.
+        type: str
+        default: "5432"
+        aliases: [port_range]
+      description:
+        description: What the rule is for.
+        type: str
+  purge_ip_access_list:
+    description:
+      - Remove rules that are not listed in O(ip_access_list). Only applies when O(ip_access_list) is set.
+    type: bool
+    default: true
   pg_config:
     description:
       - Postgres settings to create the service with, for example C(max_connections). Only used on creation;
@@ -199,6 +229,24 @@ EXAMPLES = r"""
     state: restarted
     wait: false
 
+- name: Only the office network and the VPN may connect, on Postgres and PgBouncer
+  clickhouse.cloud.postgres_service:
+    name: orders
+    ip_access_list:
+      - source: 10.0.0.0/8
+        ports: "5432..6432"
+        description: office
+      - source: 192.0.2.10
+        description: vpn gateway
+
+- name: A service with no public access at all
+  clickhouse.cloud.postgres_service:
+    name: internal
+    provider: aws
+    region: us-east-1
+    size: r8gd.large
+    ip_access_list: []
+
 - name: Create a read replica
   clickhouse.cloud.postgres_service:
     name: orders-replica
@@ -282,6 +330,15 @@ service:
       description: Creation time.
       type: str
       sample: "2026-05-25T16:42:16+00:00"
+    ip_access_list:
+      description: The access rules (C(id), C(source), C(port_range), C(description)), when the API returns them.
+      type: list
+      elements: dict
+      sample: [{"id": "8a9d6c1e-4b7f-4f3e-9c2d-1a2b3c4d5e6f", "source": "10.0.0.0/8", "port_range": "5432"}]
+    earliest_restore_time:
+      description: The oldest point in time a restore of this service can reach; V(null) before its first backup.
+      type: str
+      sample: "2026-11-24T09:12:40.123Z"
     hostname:
       description: Host to connect to, on port 5432.
       type: str

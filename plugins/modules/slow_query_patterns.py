@@ -76,6 +76,11 @@ options:
       - Query IDs are signed 64-bit numbers written as text, often negative. Quote them in YAML; they are sent exactly
         as given and never converted to a number.
     type: str
+  timestamp:
+    description:
+      - With O(query_id), the moment whose recent executions to read, as O(from) takes it (V(now), V(1h), RFC 3339);
+        the API's default is now.
+    type: str
 notes:
   - The window includes O(from) and excludes O(to). With O(query_id) there is no window (the endpoint has none), and
     O(from), O(to), O(sort_by), O(sort_order), O(limit) and O(offset) are ignored.
@@ -236,7 +241,8 @@ window:
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ApiError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._insights import SORT_FIELDS, check_query_id, top_patterns
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule
-from ansible_collections.clickhouse.cloud.plugins.module_utils._windows import check_paging, window, window_argument_spec
+from ansible_collections.clickhouse.cloud.plugins.module_utils._timestamps import API_FORMAT
+from ansible_collections.clickhouse.cloud.plugins.module_utils._windows import check_paging, moment, now_utc, window, window_argument_spec
 
 
 def filters(params):
@@ -245,11 +251,11 @@ def filters(params):
                 db_operation=operation.upper() if operation else None)
 
 
-def one_pattern(module, service_id):
+def one_pattern(module, service_id, at=None):
     p = module.params
     found = filters(p)
     try:
-        detail = module.api.get_slow_query_pattern(service_id, p["query_id"], **found).to_result()
+        detail = module.api.get_slow_query_pattern(service_id, p["query_id"], timestamp=at, **found).to_result()
     except ApiError as exc:
         if exc.not_found:
             return {"changed": False, "patterns": [], "pattern": None}
@@ -262,13 +268,16 @@ def one_pattern(module, service_id):
 def run(module):
     p = module.params
     check_paging(p["limit"], p["offset"])
+    at = None
     if p["query_id"] is not None:
         check_query_id(p["query_id"])
+        if p["timestamp"] is not None:
+            at = moment(p["timestamp"], "timestamp", now_utc()).strftime(API_FORMAT)
     else:
         span = window(p["from"], p["to"])
     service = module.find_service()
     if p["query_id"] is not None:
-        return one_pattern(module, service["id"])
+        return one_pattern(module, service["id"], at)
     return {"changed": False, "window": span,
             "patterns": top_patterns(module.api, service["id"], span, p["sort_by"], p["limit"], p["sort_order"],
                                      p["offset"], **filters(p))}
@@ -287,8 +296,9 @@ def main():
             "limit": dict(type="int", default=20),
             "offset": dict(type="int", default=0),
             "query_id": dict(type="str"),
+            "timestamp": dict(type="str"),
         },
-        required_by={"query_id": ("db_name", "db_user", "db_operation")},
+        required_by={"query_id": ("db_name", "db_user", "db_operation"), "timestamp": ("query_id",)},
     )
     module.run(lambda: run(module))
 

@@ -126,3 +126,47 @@ def test_ids_are_quoted_into_one_path_segment():
     PostgresApi(recorder, "../../x?y=1#").get_service("a/b")
     assert recorder.bodies == [("GET", None)]
     assert PostgresApi(recorder, "../../x?y=1#")._path("a/b") == "/organizations/..%2F..%2Fx%3Fy%3D1%23/postgres/a%2Fb"
+
+
+# -- access rules: a list field compared rule by rule and sent as add / remove ---------------
+
+LOCAL = {"id": "r1", "source": "127.0.0.1/32", "port_range": "5432", "description": "local"}
+OFFICE = {"id": "r2", "source": "10.0.0.0/8", "port_range": "5432..6432"}
+RULES = SERVICE.field("ip_access_list")
+
+
+@pytest.mark.parametrize("desired, purge, differs", [
+    ([{"source": "127.0.0.1", "ports": "5432", "description": "local"}, {"source": "10.0.0.0/8", "ports": "5432..6432"}],
+     True, False),  # an address is its /32; order does not matter
+    ([{"source": "127.0.0.1/32", "ports": "5432", "description": "local"}], True, True),  # the office rule goes
+    ([{"source": "127.0.0.1/32", "ports": "5432", "description": "local"}], False, False),  # kept without purge
+    ([{"source": "127.0.0.1/32", "ports": "5432", "description": "laptop"}, {"source": "10.0.0.0/8", "ports": "5432..6432"}],
+     True, True),  # a new description is a change
+    ([], True, True),  # no public access at all
+])
+def test_rules_compare_by_source_and_ports(desired, purge, differs):
+    differs_, _after = RULES.plan([LOCAL, OFFICE], RULES.check(desired), purge)
+    assert differs_ is differs
+
+
+def test_a_rule_change_is_sent_as_add_and_remove_with_the_apis_ids():
+    wanted = RULES.check([{"source": "127.0.0.1/32", "ports": "5432", "description": "laptop"},
+                          {"source": "192.168.1.0/24", "ports": "5432"}])
+    after = RULES.plan([LOCAL, OFFICE], wanted, True)[1]
+    assert RULES.patch_wire([LOCAL, OFFICE], after) == {
+        "add": [{"source": "127.0.0.1/32", "portRange": "5432", "description": "laptop"},
+                {"source": "192.168.1.0/24", "portRange": "5432"}],
+        "remove": [{"id": "r1"}, {"id": "r2"}]}
+    assert SERVICE.create_body({"ip_access_list": RULES.check([{"source": "10.1.2.3", "ports": 5432}])}) == {
+        "ipAccessList": [{"source": "10.1.2.3", "portRange": "5432"}]}
+
+
+@pytest.mark.parametrize("rule, text", [
+    ({"source": "10.0.0.0/33", "ports": "5432"}, "not an IPv4 address or CIDR block"),
+    ({"source": "::1", "ports": "5432"}, "not an IPv4 address"),
+    ({"source": "10.0.0.1", "ports": "70000"}, "within 1-65535"),
+    ({"source": "10.0.0.1", "ports": "6432..5432"}, "within 1-65535"),
+])
+def test_bad_rules_fail_before_anything_is_sent(rule, text):
+    with pytest.raises(InputError, match=text):
+        RULES.check([rule])

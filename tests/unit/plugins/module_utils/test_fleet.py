@@ -27,8 +27,10 @@ RUNNING = {"id": "id-1", "name": "db1", "provider": "aws", "region": "us-east-1"
 
 def member(host="h1", **fields):
     base = {"host": host, "name": "db1", "provider": "aws", "region": "us-east-1", "postgres_version": "18",
-            "size": "r8gd.large", "ha_type": "none", "tags": {"env": "dev"}, "state": "present", "purge_tags": True}
+            "size": "r8gd.large", "ha_type": "none", "tags": {"env": "dev"}, "state": "present", "public": True}
+    purge_tags = fields.pop("purge_tags", True)
     base.update(fields)
+    base["purge"] = {"tags": purge_tags, "ip_access_list": True}
     return base
 
 
@@ -169,3 +171,26 @@ def test_a_refused_create_fails_that_member_only(api, writes):
     assert plans[0].error is not None and "HTTP 400" in plans[0].error.message and not plans[0].changed
     assert plans[1].error is None and plans[1].outcome()["service"]["state"] == "running"
     FleetRun(api, wait_timeout=60).run([dict(m, state="absent") for m in members])
+
+
+def test_a_service_is_never_created_open_to_all_by_omission():
+    (plan,) = plan_fleet([], [member(public=False)])
+    assert isinstance(plan.error, InputError) and "open to every address" in plan.error.message
+    (ruled,) = plan_fleet([], [member(public=False, ip_access_list=[{"source": "10.0.0.0/8", "port_range": "5432"}])])
+    assert ruled.action == "create" and ruled.error is None
+    (existing,) = plan_fleet([RUNNING], [member(public=False)])  # rules of an existing service are left alone
+    assert existing.action == "none" and existing.error is None
+
+
+def test_declared_rules_are_read_for_existing_services_and_compared(api, writes):
+    name = "fleet-rules-%s" % uuid.uuid4().hex[:8]
+    rules = [{"source": "127.0.0.1/32", "port_range": "5432"}]
+    wanted = member("h", name=name, public=False, ip_access_list=rules)
+    created = FleetRun(api, wait=False).run([wanted])
+    assert created[0].action == "create" and created[0].error is None
+    writes.mark()
+    again = FleetRun(api, wait=False).run([wanted])
+    assert again[0].action == "none" and writes() == [] and writes.calls() == 2  # the listing, and the service's rules
+    changed = FleetRun(api, wait=False).run([dict(wanted, ip_access_list=rules + [{"source": "10.0.0.0/8", "port_range": "5432"}])])
+    assert changed[0].action == "update" and [m for m, _p in writes()] == ["PATCH"]
+    FleetRun(api, wait=False).run([dict(wanted, state="absent")])

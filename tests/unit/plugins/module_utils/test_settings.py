@@ -10,6 +10,8 @@ import pytest
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._settings import (
+    CONTRACT_SETTINGS,
+    LIVE_SETTINGS,
     PG_SETTINGS,
     Enum,
     Memory,
@@ -107,7 +109,7 @@ def test_unknown_keys_list_the_allowed_set():
     with pytest.raises(InputError) as raised:
         check_pg_config({"shared_buffers": "1GB", "work_mem": "bad", "max_connections": 10})
     message = raised.value.message
-    assert "Allowed keys: autovacuum_analyze_scale_factor, autovacuum_max_workers" in message
+    assert "Allowed keys: %s, %s" % tuple(sorted(PG_SETTINGS)[:2]) in message
     assert all(key in message for key in PG_SETTINGS)
     assert raised.value.failure()["unknown_keys"] == ["shared_buffers"]
     assert len(raised.value.failure()["invalid"]) == 2  # every problem at once
@@ -133,8 +135,11 @@ def test_pg_bouncer_values_are_text():
 
 
 def test_restart_only_keys_follow_the_major_version():
-    assert restart_only("17") == {"max_connections", "max_worker_processes", "autovacuum_max_workers"}
-    assert restart_only("18") == {"max_connections", "max_worker_processes"}
+    postmaster = {"max_connections", "max_worker_processes", "autovacuum_freeze_max_age", "max_logical_replication_workers",
+                  "max_replication_slots", "max_wal_senders", "track_activity_query_size", "wal_buffers",
+                  "shared_memory_percent"}
+    assert restart_only("17") == postmaster | {"autovacuum_max_workers"}
+    assert restart_only("18") == postmaster | {"io_method"}  # autovacuum_max_workers reloads; io_method is 18's
     assert restart_only(None) == restart_only("17")  # unknown: assume the stricter rules
 
 
@@ -146,9 +151,27 @@ def spec_settings():
     return load_spec()["components"]["schemas"]["pgConfig"]["properties"]
 
 
-def test_catalogue_has_exactly_the_specs_keys(spec_settings):
-    assert sorted(PG_SETTINGS) == sorted(spec_settings)
-    assert len(PG_SETTINGS) == 31
+@pytest.fixture(scope="module")
+def live_settings(emulator_class):
+    """The live API's keys as the emulator's spec copy marks them (``x-live-api-2026-10``)."""
+    from importlib import resources
+
+    copy = json.loads(resources.files("chc_emulator").joinpath("openapi-postgres.json").read_text(encoding="utf-8"))
+    pg_config = copy["components"]["schemas"]["pgConfig"]
+    return {key: pg_config["properties"][key] for key in pg_config["x-live-api-2026-10"]["properties"]}
+
+
+def test_catalogue_has_exactly_the_specs_keys_and_the_live_apis(spec_settings):
+    assert sorted(CONTRACT_SETTINGS) == sorted(spec_settings)
+    assert len(CONTRACT_SETTINGS) == 31 and len(LIVE_SETTINGS) == 29 and len(PG_SETTINGS) == 60
+
+
+def test_the_live_keys_and_enums_are_the_emulators(live_settings):
+    """The emulator models the live API from the same document: the two must not drift apart."""
+    assert sorted(LIVE_SETTINGS) == sorted(live_settings)
+    for key, prop in live_settings.items():
+        if "enum" in prop:
+            assert list(LIVE_SETTINGS[key].choices) == prop["enum"], key
 
 
 # PostgreSQL's type wins where the spec says otherwise: this one is a real (2.5ms is valid) that the spec types integer.
@@ -194,3 +217,23 @@ def test_a_value_too_long_to_read_compares_as_text_and_is_refused_as_input():
 def test_an_integer_setting_takes_whole_numbers_only(value):
     with pytest.raises(InputError, match="must be a whole number"):
         check_pg_config({"max_connections": value})
+
+
+def test_unknown_keys_pass_as_text_only_when_allowed():
+    with pytest.raises(InputError, match="unknown key 'brand_new_knob'"):
+        check_pg_config({"brand_new_knob": 5})
+    assert check_pg_config({"brand_new_knob": 5, "work_mem": "8MB"}, allow_unknown=True) == {"brand_new_knob": "5", "work_mem": "8MB"}
+    with pytest.raises(InputError, match="brand_new_knob must be a number or a string"):
+        check_pg_config({"brand_new_knob": [1]}, allow_unknown=True)
+
+
+@pytest.mark.parametrize("key, value, wire", [
+    ("log_min_duration_statement", "250ms", "250ms"),
+    ("log_lock_waits", True, "on"),
+    ("default_toast_compression", "LZ4", "lz4"),
+    ("track_activity_query_size", "2kB", "2kB"),
+    ("shared_memory_percent", 25, "25"),
+    ("checkpoint_timeout", "5min", "5min"),
+])
+def test_the_live_keys(key, value, wire):
+    assert check_pg_config({key: value}) == {key: wire}

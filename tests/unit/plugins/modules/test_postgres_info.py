@@ -136,3 +136,9 @@ def test_a_malformed_answer_never_passes_as_a_success(run_module, odd_api, raw, 
     result = run_module(postgres_info, dict(api_args, **args))
     assert result["failed"] and fragment in result["msg"] and "exception" not in result, result["msg"][:300]
     assert result["msg"].startswith("GET /organizations/")
+
+
+def test_provider_and_region_filters(run_module, emu_args, fleet):
+    assert names(run_module(postgres_info, dict(emu_args, provider="aws", region="us-east-1"))) == ["info a", "info b", "info c"]
+    assert names(run_module(postgres_info, dict(emu_args, region="eu-west-1"))) == []
+    assert names(run_module(postgres_info, dict(emu_args, provider="gcp"))) == []

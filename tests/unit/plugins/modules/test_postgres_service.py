@@ -294,3 +294,20 @@ def test_two_runs_creating_one_name_together_make_one_service(emu_args, tmp_path
     assert sorted(r["changed"] for r in results) == [False, True], results
     api = PostgresApi(Transport(emulator.url, *emulator.admin_key), emulator.org_id)
     assert len(api.services_named(name)) == 1
+
+
+def test_access_rules_are_idempotent_and_sent_as_operations(run_module, emu_args, writes):
+    base = dict(emu_args, name="unit rules", wait=False, **NEW)
+    created = run_module(postgres_service, dict(base, ip_access_list=[{"source": "127.0.0.1", "description": "local"}]))
+    assert created["changed"] and [r["source"] for r in created["service"]["ip_access_list"]] == ["127.0.0.1"]
+    writes.mark()
+    same = run_module(postgres_service, dict(base, ip_access_list=[{"source": "127.0.0.1/32", "ports": 5432,
+                                                                    "description": "local"}]))
+    assert not same["changed"] and writes() == []
+    grown = run_module(postgres_service, dict(base, ip_access_list=[{"source": "10.0.0.0/8"}], purge_ip_access_list=False,
+                                              _ansible_diff=True))
+    assert grown["changed"] and writes() == [("PATCH", grown["service"]["id"])]
+    assert sorted(r["source"] for r in grown["service"]["ip_access_list"]) == ["10.0.0.0/8", "127.0.0.1"]
+    closed = run_module(postgres_service, dict(base, ip_access_list=[]))
+    assert closed["changed"] and closed["service"]["ip_access_list"] == []
+    assert not run_module(postgres_service, dict(base, ip_access_list=[]))["changed"]

@@ -158,3 +158,13 @@ def test_read_only_in_check_mode(run_module, api):
     assert not result["changed"] and len(result["patterns"]) == 3
     assert all(call.request.method == "GET" for call in api.calls)
     assert json.dumps(result)  # plain JSON
+
+
+@pytest.mark.parametrize("args, text", [
+    ({"timestamp": "1h"}, "missing parameter(s) required by 'timestamp': query_id"),
+    ({"query_id": "42", "db_name": "d", "db_user": "u", "db_operation": "SELECT", "timestamp": "yesterday"},
+     "timestamp must be 'now', a time before now"),
+])
+def test_timestamp_of_one_pattern_is_checked_before_any_request(run_module, dead_api, args, text):
+    result = run_module(slow_query_patterns, dict(dead_api, name="x", **args))
+    assert result["failed"] and text in result["msg"] and "cannot connect" not in result["msg"]
