@@ -137,8 +137,11 @@ emulator-test: setup
 
 # ansible-test hands the modules a filtered environment, so the emulator's credentials reach the
 # targets as variables in tests/integration/integration_config.yml (tests/integration/README.md).
+# Replicas and restores wait for a primary's first backup: 5 s here, not a minute (postgres_replicas);
+# CHC_EMULATOR_ARGS come after, so they win.
+INTEGRATION_EMULATOR_ARGS := --first-backup-seconds 5
 integration: setup
-	$(if $(wildcard tests/integration/targets/*/),tools/emulator-ctl run -- $(MAKE) --no-print-directory integration-run,@echo "integration: NO INTEGRATION TARGETS under tests/integration/targets: nothing ran")
+	$(if $(wildcard tests/integration/targets/*/),CHC_EMULATOR_ARGS="$(INTEGRATION_EMULATOR_ARGS) $(CHC_EMULATOR_ARGS)" tools/emulator-ctl run -- $(MAKE) --no-print-directory integration-run,@echo "integration: NO INTEGRATION TARGETS under tests/integration/targets: nothing ran")
 
 # The integration run proper, against the emulator named by CHC_EMULATOR_DATA_DIR; for a dev loop
 # that keeps one emulator: tools/emulator-ctl start DIR; source DIR/emulator.env; make integration-run ...

@@ -13,6 +13,7 @@ it (see ``_transport``): that is what keeps a retry from creating a duplicate.
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 from ._compare import equal
@@ -22,6 +23,7 @@ from ._transport import NOT_APPLIED, UNKNOWN
 
 try:
     from ._models import (
+        Backup,
         LogEntry,
         Metrics,
         PasswordResult,
@@ -239,6 +241,33 @@ class PostgresApi:
         return paged(lambda limit, start: self.list_slow_query_patterns(service_id, from_date, to_date, limit=limit,
                                                                         offset=start, **filters),
                      page_size, offset, max_patterns)
+
+    def list_backups(self, service_id, page_size=100, max_backups=None):
+        """The backups of a service, newest first (at most ``max_backups``), following ``nextCursor`` page by page.
+
+        ``page_size`` is 1 to 100. The cursor is beside ``result`` in the envelope, which the transport unwraps, so
+        the answer is read as text.
+        """
+        path = self._path(service_id, "backups")
+        backups, cursor, seen = [], None, set()
+        while max_backups is None or len(backups) < max_backups:
+            size = page_size if max_backups is None else min(page_size, max_backups - len(backups))
+            text = self._call("GET", path, params=_query(dict(cursor=cursor, limit=size)), text=True)
+            try:
+                envelope = json.loads(text)
+            except (TypeError, ValueError, RecursionError):  # no text at all, not JSON, or nested too deep
+                raise malformed("GET", path, "expected a JSON envelope") from None
+            page = envelope.get("result") if isinstance(envelope, dict) else None
+            if not isinstance(page, list):
+                raise malformed("GET", path, "expected a list of backups")
+            backups.extend(Backup.parse(item) for item in page[:size])
+            cursor = envelope.get("nextCursor")
+            if cursor is None:
+                break
+            if not isinstance(cursor, str) or cursor in seen:  # a cursor seen before would page for ever
+                raise malformed("GET", path, "nextCursor %r does not lead to a new page" % (cursor,))
+            seen.add(cursor)
+        return backups
 
     def get_org_prometheus(self):
         return self._call("GET", self._path(None, "prometheus"), text=True)

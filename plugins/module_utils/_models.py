@@ -280,3 +280,10 @@ if HAS_PYDANTIC:
         timestamp: Optional[str] = None
         severity: Optional[str] = None
         body: Optional[str] = None
+
+    class Backup(ApiModel):
+        """A base backup, as the backups list of the live API gives it (``status`` is an open set)."""
+
+        key: Optional[str] = None
+        status: Optional[str] = None
+        last_modified: Optional[str] = None
