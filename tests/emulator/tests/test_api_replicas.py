@@ -6,7 +6,7 @@ import datetime as dt
 import time
 
 import pytest
-from emutest import emulator_fixture, error_of
+from emutest import emulator_fixture, error_of, wait_until
 
 PROVISIONING, FIRST_BACKUP = 0.9, 1.5
 emu = emulator_fixture(provisioning_seconds=PROVISIONING, first_backup_seconds=FIRST_BACKUP, deletion_seconds=0.3, update_seconds=0.3)
@@ -21,14 +21,13 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def first_backup_of(service: dict) -> dt.datetime:
+def first_backup_due(service: dict) -> dt.datetime:
     return parse(service["createdAt"]) + dt.timedelta(seconds=PROVISIONING + FIRST_BACKUP)
 
 
-def wait_for_backup(service: dict) -> None:
-    delay = (first_backup_of(service) - dt.datetime.now(dt.timezone.utc)).total_seconds() + 0.1
-    if delay > 0:
-        time.sleep(delay)
+def wait_for_backup(api, service: dict) -> dt.datetime:
+    """When the first backup was taken (the reconciler takes it once it is due)."""
+    return parse(wait_until(lambda: api.service(service["id"])["earliestRestoreTime"], 10, "the first backup"))
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +36,16 @@ def primary(api):
 
 
 def test_replica_refused_until_the_first_backup(api, primary):
-    assert dt.datetime.now(dt.timezone.utc) < first_backup_of(primary), "too slow to see the refusal"
+    assert dt.datetime.now(dt.timezone.utc) < first_backup_due(primary), "too slow to see the refusal"
     before = api.snapshot()
     assert error_of(api.post(f"/{primary['id']}/readReplica", {"name": "early"}), 400) == NOT_READY
     assert api.snapshot() == before
-    wait_for_backup(primary)
+    wait_for_backup(api, primary)
     assert api.post(f"/{primary['id']}/readReplica", {"name": "on time"}).status_code == 200
 
 
 def test_replica_inherits_and_is_not_primary(api, primary):
-    wait_for_backup(primary)
+    wait_for_backup(api, primary)
     replica = api.post(f"/{primary['id']}/readReplica", {"name": "reader", "tags": [{"key": "role", "value": "replica"}], "pgConfig": {"work_mem": "8MB"}})
     result = replica.json()["result"]
     assert result["isPrimary"] is False and result["state"] == "creating" and result["name"] == "reader"
@@ -62,7 +61,7 @@ def test_replica_inherits_and_is_not_primary(api, primary):
 
 
 def test_replica_cannot_change_size_ha_or_tags(api, primary):
-    wait_for_backup(primary)
+    wait_for_backup(api, primary)
     rid = api.post(f"/{primary['id']}/readReplica", {"name": "fixed"}).json()["result"]["id"]
     api.wait_state(rid, "running")
     before = api.snapshot()
@@ -76,7 +75,7 @@ def test_replica_cannot_change_size_ha_or_tags(api, primary):
 
 def test_delete_primary_with_replica_is_409_until_promoted(api):
     parent = api.running("parent")
-    wait_for_backup(parent)
+    wait_for_backup(api, parent)
     child = api.post(f"/{parent['id']}/readReplica", {"name": "child"}).json()["result"]
     api.wait_state(child["id"], "running")
     text = error_of(api.delete(f"/{parent['id']}"), 409)
@@ -94,7 +93,7 @@ def test_delete_primary_with_replica_is_409_until_promoted(api):
 
 
 def test_restore_target_must_be_covered_by_a_backup(api, primary):
-    wait_for_backup(primary)
+    wait_for_backup(api, primary)
     before = api.snapshot()
     too_early = iso(parse(primary["createdAt"]) + dt.timedelta(seconds=0.1))
     assert "restoreTarget" in error_of(api.post(f"/{primary['id']}/restoredService", {"name": "early", "restoreTarget": too_early}), 400)
@@ -104,8 +103,7 @@ def test_restore_target_must_be_covered_by_a_backup(api, primary):
 
 
 def test_restore_makes_a_new_service_through_the_restore_states(api, primary):
-    wait_for_backup(primary)
-    target = iso(first_backup_of(primary) + dt.timedelta(seconds=0.05))
+    target = iso(wait_for_backup(api, primary) + dt.timedelta(seconds=0.05))
     source_before = api.service(primary["id"])
     result = api.post(f"/{primary['id']}/restoredService", {"name": "restored", "restoreTarget": target, "tags": [{"key": "from", "value": "pitr"}]}).json()[
         "result"

@@ -16,6 +16,7 @@ pytestmark = needs_postgres
 emu = emulator_fixture(postgres=True, provisioning_seconds=0.3, update_seconds=0.3, restart_seconds=0.3, deletion_seconds=0.2, first_backup_seconds=0.5)
 READ_ONLY = "cannot execute INSERT in a read-only transaction"
 TIMELINE = "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"  # the primary's current timeline
+STREAMING = "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"  # its standbys and read replicas
 
 
 def iso(moment: dt.datetime) -> str:
@@ -73,20 +74,21 @@ def test_a_replica_reads_the_primary_rows_within_seconds_refuses_writes_and_writ
 
     assert replica["id"] in error_of(api.delete(f"/{primary['id']}"), 409)
     promoted = api.patch(f"/{replica['id']}/state", {"command": "promote"}).json()["result"]
-    assert promoted["isPrimary"] is True
+    assert promoted["isPrimary"] is True and promoted["earliestRestoreTime"] is None, "no backup of its own yet"
     assert run(copy, "INSERT INTO items VALUES ('after the promotion') RETURNING v") == "after the promotion\nINSERT 0 1"
     assert run(copy, "SELECT pg_is_in_recovery()") == "f"
     run(source, "INSERT INTO items VALUES ('primary only')")
     time.sleep(0.5)
     assert run(copy, "SELECT count(*) FROM items WHERE v = 'primary only'") == "0", "it follows the primary no more"
-    assert api.service(replica["id"])["earliestRestoreTime"] is None, "its own backups start now"
+    wait_until(lambda: api.service(replica["id"])["earliestRestoreTime"], 10, "the promoted replica's own first backup")
     api.remove(replica["id"])
 
 
 def test_switchover_of_an_ha_primary_keeps_every_row_and_the_connection_string(api):
-    service = api.running("ha", haType="async")
+    service = backed_up(api, "ha", haType="async")
     target = service["connectionString"]
-    assert run(target, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1", "its standby streams"
+    assert run(target, STREAMING) == "1", "its standby streams"
+    replica = api.wait_state(created(api, f"/{service['id']}/readReplica", {"name": "ha reader"})["id"], "running")
     run(target, "CREATE TABLE rows (n int); " + " ".join(f"INSERT INTO rows VALUES ({n});" for n in range(1, 51)))
     before = run(target, f"SELECT pg_postmaster_start_time(), ({TIMELINE})")
 
@@ -99,8 +101,11 @@ def test_switchover_of_an_ha_primary_keeps_every_row_and_the_connection_string(a
         assert run(target, "SELECT count(*), sum(n) FROM rows") == f"{n - 1}|{(n - 1) * n // 2}", "every committed row"
         assert run(target, TIMELINE) == timeline, "another server: the promoted standby"
         assert run(target, f"INSERT INTO rows VALUES ({n}) RETURNING n") == f"{n}\nINSERT 0 1"
-        wait_until(lambda: sql_value(target, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1", 10, "the old primary to follow")
+        wait_until(lambda: sql_value(target, STREAMING) == "2", 10, "the old primary and the read replica to follow")
+        row = f"SELECT count(*) FROM rows WHERE n = {n}"
+        wait_until(lambda row=row: psql(replica["connectionString"], row).stdout.strip() == "1", 10, "the row on the read replica")
     assert run(target, "SELECT pg_postmaster_start_time()") != before.split("|")[0]
+    api.remove(replica["id"])
     api.remove(service["id"])
 
 
@@ -192,5 +197,5 @@ def test_sigkill_and_restart_keep_the_replica_streaming_the_standby_and_the_back
     both = "after the restart,before the crash"
     wait_until(lambda: psql(copy, "SELECT string_agg(v, ',' ORDER BY v) FROM kept").stdout.strip() == both, 10, "the row on the replica")
     assert READ_ONLY in psql(copy, "INSERT INTO kept VALUES ('x')").stderr
-    wait_until(lambda: sql_value(source, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2", 10, "the standby and the replica")
+    wait_until(lambda: sql_value(source, STREAMING) == "2", 10, "the standby and the replica")
     assert api.result(f"/{service['id']}/backups") == backups
