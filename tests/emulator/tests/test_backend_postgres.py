@@ -343,6 +343,33 @@ def test_stats(backend, main):
     assert 0 < snapshot["PostgresServer_FilesystemUsedPercent"] < 100
 
 
+# -- WAL, backups, replicas, restores --------------------------------------------------------
+
+
+def test_archiving_a_replica_and_a_restore_under_a_long_data_dir_path(backend):
+    """PostgreSQL 15 cuts an archive_command (and keeps 1024 bytes of a conninfo) at 1024 bytes:
+    with this module's long data dir path, absolute paths in them would break archiving."""
+    source = fresh_service(backend, "archiving")
+    backup = backend.take_backup(source)
+    assert psql(url(backend, source), "CREATE TABLE t (v text); INSERT INTO t VALUES ('before')").returncode == 0
+    segment = psql(url(backend, source), "SELECT pg_walfile_name(pg_switch_wal() - 1)").stdout.strip()
+    archive = backend.data.service(source).root / "wal-archive"
+    assert wait_for(lambda: (archive / segment).exists()), sorted(path.name for path in archive.iterdir())
+    backend.provision_replica("archiving-replica", source, {}, ["0.0.0.0/0"])
+    backend.start("archiving-replica")
+    assert psql(url(backend, source), "INSERT INTO t VALUES ('streamed')").returncode == 0
+    assert wait_for(lambda: psql(url(backend, "archiving-replica"), "SELECT count(*) FROM t").stdout.strip() == "2")
+    target = time.time()
+    time.sleep(0.05)
+    assert psql(url(backend, source), "INSERT INTO t VALUES ('after the target')").returncode == 0
+    backend.provision_restore("archiving-restored", source, backup.key, target, {}, ["0.0.0.0/0"])
+    backend.start("archiving-restored")
+    backend.finish_restore("archiving-restored")
+    assert psql(url(backend, "archiving-restored"), "SELECT string_agg(v, ',' ORDER BY v) FROM t").stdout.strip() == "before,streamed"
+    for service_id in ("archiving-restored", "archiving-replica", source):
+        backend.destroy(service_id)
+
+
 # -- surviving restarts and crashes ---------------------------------------------------------
 
 

@@ -343,15 +343,21 @@ class PostgresBackend:
 
     def _write_node_conf(self, service_id: str, state: ServiceState, node: str, pgdata: pathlib.Path | None = None) -> None:
         """chc_service.conf for the node's part in the service: its port, archiving, what it follows or replays."""
-        service = self.data.service(service_id)  # the paths it will have, also while it is being built
-        pgdata = pgdata or service.node(node)
-        settings = {"port": state.port_of(node), "listen_addresses": self.listen_addresses, **wal.archiving(service.archive)}
+        service = self.data.service(service_id)
+        home = service.node(node)  # where it will be, also while it is being built; the server's working directory
+
+        def seen_from_home(path: pathlib.Path) -> str:
+            return os.path.relpath(path, home)
+
+        pgdata = pgdata or home
+        settings = {"port": state.port_of(node), "listen_addresses": self.listen_addresses, **wal.archiving(seen_from_home(service.archive))}
         if node != state.primary:
-            settings |= wal.following(self._upstream(service_id, state).conninfo(node), service.archive)
+            settings |= wal.following(self._upstream(service_id, state).conninfo(node, home), seen_from_home(service.archive))
         elif state.upstream is not None:
-            settings |= wal.following(self._upstream(state.upstream).conninfo(service_id), self.data.service(state.upstream).archive)
+            conninfo = self._upstream(state.upstream).conninfo(service_id, home)
+            settings |= wal.following(conninfo, seen_from_home(self.data.service(state.upstream).archive))
         elif state.restore_target is not None and restore.in_progress(pgdata):
-            settings |= wal.replaying(service.restore_wal, state.restore_target)
+            settings |= wal.replaying(seen_from_home(service.restore_wal), state.restore_target)
         if node == state.primary and state.synchronous and state.standbys:
             settings |= wal.synchronous(state.standbys)
         pgconf.write(self._pg, pgdata / pgconf.SERVICE_CONF, settings)

@@ -9,6 +9,7 @@ in the environment or in the standby's own 0700 data directory, never on a comma
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 import re
 import shutil
@@ -35,15 +36,17 @@ class Upstream:
     admin_password: str
     ca_file: pathlib.Path
 
-    def conninfo(self, application_name: str) -> str:
-        """primary_conninfo; application_name is how the primary knows the standby (synchronous_standby_names)."""
+    def conninfo(self, application_name: str, pgdata: pathlib.Path) -> str:
+        """primary_conninfo of a standby in pgdata; application_name is how the primary knows it
+        (synchronous_standby_names).  The CA's path is relative to pgdata, the server's working
+        directory: PostgreSQL 15 keeps only 1024 bytes of it."""
         fields = {
             "host": "127.0.0.1",
             "port": self.port,
             "user": ADMIN_ROLE,
             "password": self.admin_password,
             "sslmode": "verify-full",
-            "sslrootcert": self.ca_file,
+            "sslrootcert": os.path.relpath(self.ca_file, pgdata),
             "application_name": application_name,
         }
         return " ".join(f"{key}={_quoted(str(value))}" for key, value in fields.items())

@@ -11,6 +11,10 @@ service's archive what it can no longer stream (restore_command), as the cloud's
 fetch WAL from object storage; `recovery_target_timeline=latest` lets it follow a
 switchover's new timeline.  All of this goes into a node's chc_service.conf, which is
 written from the service's state whenever the node starts (postgres.py).
+
+Directories are given relative to the node's data directory, the server's working
+directory: PostgreSQL 15 cuts an archive_command at 1024 bytes once %p and %f are filled in,
+and a data directory's path may be long (as a restore_command path would make one).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ class ArchiveError(RuntimeError):
     pass
 
 
-def archiving(archive: pathlib.Path) -> dict[str, str]:
+def archiving(archive: str) -> dict[str, str]:
     """Archive each completed segment into `archive` once; a file already there must be the same
     (a crash can make the archiver send a segment again), never overwritten."""
     into = shlex.quote(str(archive))
@@ -43,13 +47,13 @@ def archiving(archive: pathlib.Path) -> dict[str, str]:
     return {"archive_mode": "on", "archive_command": command, "archive_timeout": ARCHIVE_TIMEOUT}
 
 
-def _fetching(directory: pathlib.Path) -> str:
+def _fetching(directory: str) -> str:
     """restore_command: the file from directory, or a quiet failure (PostgreSQL asks for files that may not exist)."""
     source = shlex.quote(str(directory))
     return f"test -f {source}/%f && cp {source}/%f %p"
 
 
-def following(conninfo: str, archive: pathlib.Path) -> dict[str, str]:
+def following(conninfo: str, archive: str) -> dict[str, str]:
     """A standby's settings: stream with conninfo, fetch older WAL from archive, follow new timelines."""
     return {
         "primary_conninfo": conninfo,
@@ -59,7 +63,7 @@ def following(conninfo: str, archive: pathlib.Path) -> dict[str, str]:
     }
 
 
-def replaying(wal: pathlib.Path, target: float) -> dict[str, str]:
+def replaying(wal: str, target: float) -> dict[str, str]:
     """A restore's settings: replay the WAL in `wal` up to the target time (epoch seconds), then become a primary."""
     return {
         "restore_command": _fetching(wal),
