@@ -51,7 +51,7 @@ ansible_test = (cd .build/$(3)/$(COLLECTION) && PATH=$(CURDIR)/$(1)/bin:$$PATH a
   | tee .build/$(3)/ansible-test-$(2).log; \
   if grep -q '^WARNING: All targets skipped' .build/$(3)/ansible-test-$(2).log; then echo "ansible-test $(firstword $(4)): NOTHING RAN"; exit 1; fi
 
-.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test release-test docs-lint docs test demo bench dist ee-context ee-image clean distclean
+.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test release-test secret-scan docs-lint docs test demo bench dist ee-context ee-image clean distclean
 
 help:
 	@echo "make setup          venvs, pinned dev tools, emulator (editable), ansible-test offline pip shim"
@@ -63,6 +63,7 @@ help:
 	@echo "make integration-run  the same against an emulator you started (tests/integration/README.md)"
 	@echo "make molecule       molecule test --all against a freshly started emulator"
 	@echo "make awx-test       playbooks run by ansible-runner as AWX runs them (tests/awx)"
+	@echo "make secret-scan    every module and fleet playbook at -vvvv: no key secret or password outside the chosen files (tests/secrets)"
 	@echo "make release-test   the tarball installed with ansible-galaxy, its playbooks run from there (tests/release)"
 	@echo "make docs-lint      antsibull-docs lint-collection-docs (modules, plugins, roles, references)"
 	@echo "make docs           the docs site, offline (antsibull-docs + Sphinx) in .build/docsite"
@@ -187,7 +188,12 @@ docs: setup
 release-test: setup
 	PYTHONPATH=$(CURDIR)/.collections pytest tests/release $(PYTEST_ARGS)
 
-test: setup lint emulator-test units sanity integration molecule awx-test release-test docs-lint docs ee-context
+# Every module and fleet playbook at -vvvv against an emulator: no key secret or password in any output or file
+# but the 0600 files the user chose (docs/credentials.md's promises; tests/secrets).
+secret-scan: setup
+	PYTHONPATH=$(CURDIR)/.collections pytest tests/secrets $(PYTEST_ARGS)
+
+test: setup lint emulator-test units sanity integration molecule awx-test release-test secret-scan docs-lint docs ee-context
 
 # ---------------------------------------------------------------------------------------------
 # packaging and the scripts other engineers own
