@@ -21,6 +21,8 @@ from .errors import bad_request
 from .timefmt import rfc3339
 
 STATUS = "completed"  # the live doc gives the field's type only; an open set
+INTERVAL = 86400.0  # reference §3.12: daily full backups,
+RETENTION = 7 * 86400.0  # kept for 7 days
 
 
 def _ms(moment: float) -> int:

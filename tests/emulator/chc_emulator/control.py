@@ -50,8 +50,8 @@ class Timings:
     restart: float = 2.0
     deletion: float = 2.0
     first_backup: float = 60.0
-    backup_interval: float = 86400.0  # reference §3.12: daily full backups
-    backup_retention: float = 7 * 86400.0  # and 7 days of them
+    backup_interval: float = backups.INTERVAL
+    backup_retention: float = backups.RETENTION
 
 
 def generate_password() -> str:

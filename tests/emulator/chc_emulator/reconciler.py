@@ -34,8 +34,8 @@ class Reconciler:
         *,
         workers: int = 4,
         interval: float = 0.1,
-        backup_interval: float = 86400.0,
-        backup_retention: float = 7 * 86400.0,
+        backup_interval: float = backups.INTERVAL,
+        backup_retention: float = backups.RETENTION,
     ):
         self.store = store
         self.backend = backend
