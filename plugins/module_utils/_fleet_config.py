@@ -21,6 +21,7 @@ from ._engine import WaitReport
 from ._errors import AmbiguousError, ClickHouseError, LostAnswerError
 from ._fleet import poll_interval
 from ._resources import SERVICE
+from ._restarts import OwedRestarts
 from ._service import settled_after_command
 
 CONFIGURE, NONE = "configure", "none"
@@ -37,6 +38,7 @@ class ConfigMember:
         self.plan = None
         self.restart_keys = []
         self.restart_wanted = self.restarted = self.restart_required = False
+        self.owed = []  # settings whose restart an earlier run owed
         self.message = None
         self.error = None
         self.wrote = False
@@ -52,7 +54,7 @@ class ConfigMember:
 
     @property
     def changed(self):
-        return self.action != NONE and (self.error is None or self.wrote)
+        return (self.action != NONE or self.restarted) and (self.error is None or self.wrote or self.restarted)
 
     def outcome(self):
         out = {"name": self.name, "action": self.action, "changed": self.changed, "failed": self.error is not None,
@@ -83,6 +85,7 @@ class ConfigFleetRun:
         self._clock, self._sleep = clock, sleep
         self._say = say or (lambda text: None)
         self.polls = 0
+        self.owed = OwedRestarts(api.transport.base_url, api.organization_id)
 
     def run(self, members):
         members = [ConfigMember(m) for m in members]
@@ -99,7 +102,8 @@ class ConfigFleetRun:
             self._say("settings to change on %d of %d services" % (len(changed), len(members)))
         for member in changed:
             self._write(member)
-        self._restart_in_waves([m for m in changed if m.restarted and m.error is None])
+        owed_only = [m for m in members if m.action == NONE and m.error is None and m.restarted]  # an earlier run's
+        self._restart_in_waves([m for m in changed if m.restarted and m.error is None] + owed_only)
         return members
 
     def _plan(self, member, same_name):
@@ -119,7 +123,8 @@ class ConfigFleetRun:
             member.error = exc
             return
         member.plan = ConfigPlan(current, member.desired, self.replace)
-        self._decide(member, member.plan.restart_keys(member.service.get("postgres_version")))
+        member.owed = self.owed.keys(member.service["id"])
+        self._decide(member, sorted(set(member.plan.restart_keys(member.service.get("postgres_version"))) | set(member.owed)))
 
     def _decide(self, member, restart_keys):
         member.restart_keys = restart_keys
@@ -141,7 +146,10 @@ class ConfigFleetRun:
         member.wrote = True
         member.message = answer.message or None
         # the API's message may name more settings that need a restart than the catalogue knows
-        self._decide(member, member.plan.restart_keys(member.service.get("postgres_version"), answer.message))
+        self._decide(member, sorted(set(member.plan.restart_keys(member.service.get("postgres_version"), answer.message))
+                                    | set(member.owed)))
+        if member.restart_required:
+            self.owed.owe(member.service["id"], member.restart_keys)
 
     def _restart_in_waves(self, members):
         for start in range(0, len(members), self.max_restarting):
@@ -154,8 +162,14 @@ class ConfigFleetRun:
                     sent.append(member)
                 except ClickHouseError as exc:
                     member.error, member.restarted, member.restart_required = exc, False, True
+                    self.owed.owe(member.service["id"], member.restart_keys)
             if self.wait:
                 self._wait_running(sent)
+            for member in sent:
+                if member.error is None:
+                    self.owed.settle(member.service["id"])
+                else:
+                    self.owed.owe(member.service["id"], member.restart_keys)
 
     def _wait_running(self, members):
         """One listing per poll until each has restarted and runs again (``settled_after_command``'s rule)."""

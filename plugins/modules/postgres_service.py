@@ -386,6 +386,7 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._credentials impo
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ClickHouseError, InputError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._module import wait_argument_spec
 from ansible_collections.clickhouse.cloud.plugins.module_utils._resources import SERVICE
+from ansible_collections.clickhouse.cloud.plugins.module_utils._restarts import OwedRestarts
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import (
     ServiceModule,
     retry_not_ready,
@@ -527,6 +528,9 @@ def apply(module, desired, lock):
     command, predicted, goal = COMMANDS[state]
     obj = engine.command(current, engine.ops.command(command), predicted, settled_after_command(command),
                          "%s %r %s" % (SERVICE.kind, current.get("name"), goal), wait=p["wait"])
+    if command in ("restart", "switchover") and not module.check_mode:
+        # the server now runs what the API holds: no restart is owed any more (see postgres_config)
+        OwedRestarts(module.api.transport.base_url, p["organization_id"]).settle(current["id"])
     return engine.result(obj)
 
 

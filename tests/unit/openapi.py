@@ -17,6 +17,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHARED_SPEC = os.path.join(ROOT, "..", "shared", "api", "openapi-postgres.json")
 # In the newest published revision only (reference.md section 3.17); the vendored snapshot predates it.
 LOGS_OPERATION = ("GET", "/v1/organizations/{organizationId}/postgres/{postgresId}/logs", "postgresLogsGetList")
+# What the live API added since (shared/api/live-api-2026-10.md, section 1.1), as the emulator's spec copy names it.
+BACKUPS_OPERATION = ("GET", "/v1/organizations/{organizationId}/postgres/{postgresId}/backups",
+                     "postgresServiceBackupGetList")
 
 
 COPIED_SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi-postgres.json")
@@ -32,8 +35,8 @@ def load_spec():
 
 
 def operations():
-    """``[(METHOD, path template, operationId)]`` of the spec plus the logs operation."""
+    """``[(METHOD, path template, operationId)]`` of the spec plus the logs and backups operations."""
     found = [(method.upper(), path, op["operationId"])
              for path, item in load_spec()["paths"].items()
              for method, op in item.items() if isinstance(op, dict) and "operationId" in op]
-    return sorted(found + [LOGS_OPERATION])
+    return sorted(found + [LOGS_OPERATION, BACKUPS_OPERATION])

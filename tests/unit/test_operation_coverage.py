@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Every operation of the API (the spec's, plus the logs operation) is used by some module or plugin.
+"""Every operation of the API (the spec's, plus the logs and the live API's backups operation) is used by some module or plugin.
 
 Which operation a client method sends is not written down by hand: each public
 method of ``PostgresApi`` is called against a recording transport, and the
@@ -112,7 +112,7 @@ def test_every_operation_is_used_by_some_module_or_plugin():
     assert missing == [], "operations no module or plugin calls: %s" % ", ".join(missing)
 
 
-def test_the_operation_list_is_the_spec_plus_logs():
+def test_the_operation_list_is_the_spec_plus_logs_and_backups():
     ids = [op_id for _m, _p, op_id in operations()]
-    assert len(ids) == len(set(ids)) == 19
-    assert "postgresLogsGetList" in ids and "postgresInstanceConfigPatch" in ids
+    assert len(ids) == len(set(ids)) == 20
+    assert "postgresLogsGetList" in ids and "postgresInstanceConfigPatch" in ids and "postgresServiceBackupGetList" in ids

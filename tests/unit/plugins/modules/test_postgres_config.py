@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
 from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
-from ansible_collections.clickhouse.cloud.plugins.modules import postgres_config
+from ansible_collections.clickhouse.cloud.plugins.modules import postgres_config, postgres_service
 
 TUNED = {"max_connections": 150, "work_mem": "8MB", "wal_compression": False, "statement_timeout": "1min"}
 # the same values, spelled differently
@@ -162,3 +162,12 @@ def test_check_mode_predicts_no_restart_of_a_service_not_running_without_wait(ru
     assert {k: applied[k] for k in ("restarted", "restart_required")} == {"restarted": False, "restart_required": True}
     assert "is creating, so it would not be restarted" in json.dumps(predicted["warnings"])
     assert "is creating, so it was not restarted" in json.dumps(applied["warnings"])
+
+
+def test_a_restart_by_postgres_service_settles_what_was_owed(run_module, args, emu_args, running_service):
+    owed = run_module(postgres_config, dict(args, pg_config={"max_connections": 244}))
+    assert owed["restart_required"]
+    restarted = run_module(postgres_service, dict(emu_args, id=running_service["id"], state="restarted", wait_timeout=60))
+    assert restarted["changed"], restarted.get("msg")
+    settled = run_module(postgres_config, dict(args, pg_config={"max_connections": 244}, restart="if_required"))
+    assert not settled["changed"] and not settled["restart_required"] and "restart_owed" not in settled
