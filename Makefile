@@ -51,7 +51,7 @@ ansible_test = (cd .build/$(3)/$(COLLECTION) && PATH=$(CURDIR)/$(1)/bin:$$PATH a
   | tee .build/$(3)/ansible-test-$(2).log; \
   if grep -q '^WARNING: All targets skipped' .build/$(3)/ansible-test-$(2).log; then echo "ansible-test $(firstword $(4)): NOTHING RAN"; exit 1; fi
 
-.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test release-test secret-scan docs-lint docs test demo bench dist ee-context ee-image clean distclean
+.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test release-test secret-scan crash-test docs-lint docs test demo bench dist ee-context ee-image clean distclean
 
 help:
 	@echo "make setup          venvs, pinned dev tools, emulator (editable), ansible-test offline pip shim"
@@ -64,6 +64,7 @@ help:
 	@echo "make molecule       molecule test --all against a freshly started emulator"
 	@echo "make awx-test       playbooks run by ansible-runner as AWX runs them (tests/awx)"
 	@echo "make secret-scan    every module and fleet playbook at -vvvv: no key secret or password outside the chosen files (tests/secrets)"
+	@echo "make crash-test     SIGKILL of ansible-playbook, then of the emulator, during a fleet create; the re-run converges (tests/crash)"
 	@echo "make release-test   the tarball installed with ansible-galaxy, its playbooks run from there (tests/release)"
 	@echo "make docs-lint      antsibull-docs lint-collection-docs (modules, plugins, roles, references)"
 	@echo "make docs           the docs site, offline (antsibull-docs + Sphinx) in .build/docsite"
@@ -193,7 +194,12 @@ release-test: setup
 secret-scan: setup
 	PYTHONPATH=$(CURDIR)/.collections pytest tests/secrets $(PYTEST_ARGS)
 
-test: setup lint emulator-test units sanity integration molecule awx-test release-test secret-scan docs-lint docs ee-context
+# SIGKILL of ansible-playbook and of the emulator among a fleet's creates, then the re-run: no duplicate, every
+# password kept or warned about (tests/crash). The two tests mostly wait (pacing, provisioning): side by side.
+crash-test: setup
+	PYTHONPATH=$(CURDIR)/.collections pytest -n 2 tests/crash $(PYTEST_ARGS)
+
+test: setup lint emulator-test units sanity integration molecule awx-test release-test secret-scan crash-test docs-lint docs ee-context
 
 # ---------------------------------------------------------------------------------------------
 # packaging and the scripts other engineers own
