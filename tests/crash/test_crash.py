@@ -151,7 +151,7 @@ def test_sigkill_of_ansible_playbook_during_the_creates(emulator, fleet):
 
     rerun = provision(emulator, fleet)
     assert rerun.wait(180) == 0, output_of(fleet, 1)[-3000:]
-    _, warned = assert_converged(emulator, fleet, 1)
+    _kept, warned = assert_converged(emulator, fleet, 1)
     assert set(warned) <= set(before), "every create of the re-run keeps its password"
 
 

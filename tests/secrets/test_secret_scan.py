@@ -174,7 +174,7 @@ def module_runs(emulator, home):
 
 def test_the_scan_sees_a_password_that_is_shown(module_runs):
     """The control: the one documented place where a password is shown at -vvvv is found by this scan."""
-    outputs, _, shown = module_runs
+    outputs, _secrets, shown = module_runs
     assert leaks(shown, outputs["create without no_log"]) == ["password of scan-shown"]
 
 
@@ -191,7 +191,7 @@ def test_no_module_prints_a_secret_but_the_create_without_no_log(module_runs):
 
 
 def test_the_passwords_are_kept_only_in_the_files_the_user_chose(module_runs, home):
-    _, secrets, _ = module_runs
+    _outputs, secrets, _shown = module_runs
     kept = "".join(path.read_text() for path in chosen_files(home))
     assert [p for p in chosen_files(home) if "clickhouse-cloud" in p.parts], "the failed create's rescue file"
     assert len(leaks(secrets, kept)) >= 3  # scan-hidden's create and rotation, scan-rescued's rescue
@@ -221,7 +221,7 @@ def fleet_runs(emulator, home):
 
 
 def test_no_fleet_playbook_prints_a_secret(fleet_runs):
-    outputs, secrets, _ = fleet_runs
+    outputs, secrets, _kept = fleet_runs
     assert len(secrets) == 1 + 2 * 3 and all(secrets.values())
     for run, text in outputs.items():
         assert "PLAY RECAP" in text
@@ -230,7 +230,7 @@ def test_no_fleet_playbook_prints_a_secret(fleet_runs):
 
 def test_the_fleet_keeps_passwords_only_in_its_credentials_directory(fleet_runs, home, emulator):
     """The directory held each new service's password until decommission removed the files with the services."""
-    _, secrets, kept = fleet_runs
-    assert kept == {n: p for n, p in ((k.split(" (")[0], v) for k, v in secrets.items() if k.endswith("(directory)"))}
+    _outputs, secrets, kept = fleet_runs
+    assert kept == dict((k.split(" (")[0], v) for k, v in secrets.items() if k.endswith("(directory)"))
     assert passwords(emulator) == {} and not list((home / "creds" / "fleet").glob("*.json"))
     assert files_with_secrets(home, secrets) == {}
