@@ -67,12 +67,17 @@ class PostgresApi:
         if not isinstance(result, expected):
             raise malformed(method, path, "expected %s, got %s" % ("a list" if many else "an object", type(result).__name__))
         try:
-            return [model.parse(item) for item in result] if many else model.parse(result)
+            parsed = [model.parse(item) for item in result] if many else [model.parse(result)]
         except ClickHouseError as exc:  # the model names the field and the problem; say which request it was
             raise ClickHouseError("%s %s: %s" % (method, path, exc.message),
                                   malformed=dict(exc.details.get("malformed") or {}, request="%s %s" % (method, path))) from None
         except RecursionError:
             raise malformed(method, path, "it is nested too deep") from None
+        for item in parsed:
+            missing = [name for name in getattr(model, "required", ()) if not getattr(item, name, None)]
+            if missing:
+                raise malformed(method, path, "a %s without %s" % (model.__name__, ", ".join(missing)))
+        return parsed if many else parsed[0]
 
     # -- services -----------------------------------------------------------
 

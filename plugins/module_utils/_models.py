@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import traceback
-from typing import Annotated, Any, Dict, List, Optional
+from typing import Annotated, Any, ClassVar, Dict, List, Optional
 
 from ._errors import ClickHouseError
 
@@ -172,6 +172,8 @@ if HAS_PYDANTIC:
 
     class PostgresService(ApiModel):
         """A service as GET, list, create, patch, state, replica and restore return it."""
+
+        required: ClassVar[tuple] = ("id",)  # every operation on a service needs it: without one, malformed
 
         id: Optional[str] = None
         name: Optional[str] = None
