@@ -237,14 +237,16 @@ def test_an_id_and_a_name_of_two_services_delete_nothing(run_module, emu_args, w
 
 @pytest.mark.parametrize("args, text", [
     ({"name": "bad\nname"}, "control characters (U+000A)"),
-    ({"name": "nul\x00"}, "control characters (U+0000)"),
+    # ansible-core 2.21 refuses a NUL itself, when it logs the invocation, before the module's own check
+    ({"name": "nul\x00"}, ("control characters (U+0000)", "embedded null character")),
     ({"name": " padded"}, "white space"),
     ({"name": "x", "size": ["r8gd.large", 2]}, "size must be a string, got a list"),
     ({"name": "x", "pg_config": {"max_connections": 100.5}}, "max_connections: 100.5 must be a whole number"),
 ])
 def test_input_the_api_would_mangle_is_refused_before_any_request(run_module, dead_api, args, text):
     result = run_module(postgres_service, dict(dead_api, **dict(NEW, **args)))
-    assert result["failed"] and text in result["msg"] and "cannot connect" not in result["msg"]
+    texts = text if isinstance(text, tuple) else (text,)
+    assert result["failed"] and any(t in result["msg"] for t in texts) and "cannot connect" not in result["msg"]
 
 
 @pytest.fixture(scope="module")
