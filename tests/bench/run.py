@@ -1,6 +1,6 @@
 """`make bench`: how fast the emulator, the collection's API client and the fleet playbook are.
 
-Three sections, each against an emulator of its own that it starts and stops:
+Four sections, each against an emulator of its own that it starts and stops (fleet only when asked for):
 
   api       --no-postgres emulator, no rate limit: create N services through the collection's
             PostgresApi client, list them, GET a sample; requests per second and the
@@ -11,6 +11,9 @@ Three sections, each against an emulator of its own that it starts and stops:
             API's rate limit (10 requests / 10 s): a first run that creates the fleet and a second
             one that should change nothing, for the demo inventory (3 hosts), then for a
             generated one of --fleet hosts, big enough to meet the rate limit
+  fleet     (opt-in, over an hour) N services at the rate limit, from zero, no change, a tag on
+            all, decommission: the collection's playbooks, a plain-uri playbook, a clickhousectl
+            loop and a one-debug-task play, against the lower bound the limit allows (fleet.py)
 
 It prints figures and asserts nothing about speed: speed targets live here, never in tests.
 It exits 1 only when something did not work (a failed call or playbook, a second run that
@@ -18,130 +21,42 @@ changed something, an emulator, PostgreSQL server or data dir left behind), 130 
 tests/bench/README.md says what each figure is.
 
     .venv/bin/python tests/bench/run.py [--sections api,postgres,ansible] [--services 2000] ...
+    .venv/bin/python tests/bench/run.py --sections fleet --fleet-sizes 10,50 --fleet-tools collection,floor
     make bench BENCH_ARGS="--sections api --services 500"
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import random
-import re
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-COLLECTIONS = ROOT / ".collections"  # ansible_collections/clickhouse/cloud -> this checkout (make setup)
-VENV_BIN = Path(sys.executable).parent
-sys.path.insert(0, str(COLLECTIONS))
+from harness import COLLECTIONS, ROOT, VENV_BIN, Bench, Requests, Row, ansible_env, emulator, fleet_inventory, playbook, recap, say
 
 try:
     from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
     from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
-    from chc_emulator.testing import EmulatorProcess, make_data_dir
+    from chc_emulator.testing import EmulatorProcess
 except ImportError as exc:
     sys.exit(f"bench: {exc}: run it with .venv/bin/python after `make setup` (which makes {COLLECTIONS})")
 
-SECTIONS = ("api", "postgres", "ansible")
+import fleet
+
+SECTIONS = ("api", "postgres", "ansible", "fleet")
+DEFAULT_SECTIONS = ("api", "postgres", "ansible")  # fleet takes over an hour: opt-in
 SIZES = ("r8gd.large", "r6gd.medium", "m6gd.xlarge")
 LOCATION = {"provider": "aws", "region": "us-east-1", "postgres_version": "18"}
-
-
-@dataclass
-class Row:
-    section: str
-    what: str
-    count: int | None = None
-    seconds: float | None = None
-    calls: str = ""
-    note: str = ""
-    each: float | None = None  # per item when it is not seconds / count (a mean latency)
-
-
-@dataclass
-class Bench:
-    args: argparse.Namespace
-    rows: list[Row] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    interrupted: bool = False
-
-    def add(self, *args, **kwargs) -> None:
-        self.rows.append(Row(*args, **kwargs))
-
-
-def say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-# --- emulators and what they log --------------------------------------------------------------
-
-
-def processes_mentioning(marker: str) -> list[int]:
-    """Ids of the processes whose command line holds marker (an emulator's data dir is unique)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            with contextlib.suppress(OSError):
-                if marker.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-    return found
-
-
-@contextlib.contextmanager
-def signals_held():
-    """A second Ctrl-C or SIGTERM during a cleanup would leave it half done: hold it until the cleanup is over."""
-    held = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if held:
-            raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def emulator(bench: Bench, **options):
-    """An EmulatorProcess; afterwards no process of it (PostgreSQL included) nor its data dir may be left."""
-    # a data dir of our own (mode 0755 for PostgreSQL), named so that what a bench leaves is told apart
-    emu = EmulatorProcess(make_data_dir("chc-bench-emu-"), startup_timeout=120, **options)
-    try:
-        yield emu.start()
-    finally:
-        with signals_held():
-            cleanup(bench, emu)
-
-
-def cleanup(bench: Bench, emu: EmulatorProcess) -> None:
-    """Stop the emulator (it stops its PostgreSQL servers), and make sure nothing of it is left."""
-    emu.close()  # close() keeps the data dir, which we made
-    # An initdb stopped halfway (the emulator interrupted while it starts) may outlive it for a
-    # moment, still writing into the data dir: give such processes a moment before removing it.
-    deadline = time.monotonic() + 5
-    while (left := processes_mentioning(str(emu.data_dir))) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for pid in left:  # ours: the data dir in their command line is the one this run made
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    if left:
-        bench.problems.append(f"processes of the emulator in {emu.data_dir} outlived it by 5 s (killed): {left}")
-    if not os.environ.get("CHC_KEEP_EMULATOR_DATA"):
-        shutil.rmtree(emu.data_dir, ignore_errors=True)
-        if emu.data_dir.exists():
-            bench.problems.append(f"the emulator's data dir {emu.data_dir} could not be removed")
 
 
 def parallel(function, items, workers: int) -> list:
@@ -165,29 +80,6 @@ def memory_kib(pid: int, field_name: str) -> int:
     return 0
 
 
-class Requests:
-    """The lines requests.jsonl gained since the last mark: what the clients cost the API."""
-
-    def __init__(self, emu: EmulatorProcess):
-        self.emu = emu
-        self.seen = len(emu.requests())
-
-    def take(self) -> list[dict]:
-        lines = self.emu.requests()
-        new, self.seen = lines[self.seen :], len(lines)
-        return new
-
-    @staticmethod
-    def calls(lines: list[dict]) -> str:
-        """Answered calls, and the 429s of the rate limit apart."""
-        refused = sum(1 for line in lines if line["status"] == 429)
-        return f"{len(lines) - refused}" + (f" +{refused} 429" if refused else "")
-
-    @staticmethod
-    def server_ms(lines: list[dict]) -> str:
-        return f"server median {statistics.median(line['duration_ms'] for line in lines):.1f} ms" if lines else ""
-
-
 # --- 1. the API without servers ---------------------------------------------------------------
 
 
@@ -199,7 +91,7 @@ def bench_api(bench: Bench) -> None:
         workers = f"{args.workers} client thread{'s' if args.workers > 1 else ''}"
 
         def create(i: int) -> str:
-            service = api.create_service(f"bench-{i:05d}", size=SIZES[i % len(SIZES)], tags={"bench": "api", "n": str(i)}, **LOCATION)
+            service = api.create_service(dict(LOCATION, name=f"bench-{i:05d}", size=SIZES[i % len(SIZES)], tags={"bench": "api", "n": str(i)}))
             return service.id
 
         say(f"api: creating {args.services} services ({workers})")
@@ -262,7 +154,7 @@ def bench_postgres(bench: Bench) -> None:
         def one(i: int) -> tuple[float, float, float]:
             """Seconds from the create call to its answer, to `running`, to a working connection."""
             start = time.monotonic()
-            created = api.create_service(f"bench-pg-{i}", size="r8gd.large", **LOCATION)
+            created = api.create_service(dict(LOCATION, name=f"bench-pg-{i}", size="r8gd.large"))
             answered = time.monotonic() - start
             deadline = start + args.pg_timeout
             state = created.state
@@ -299,48 +191,6 @@ def bench_postgres(bench: Bench) -> None:
 # --- 3. the fleet playbook --------------------------------------------------------------------
 
 
-def fleet_inventory(path: Path, hosts: int) -> Path:
-    """An inventory like the demo's with `hosts` services in one group (JSON is YAML)."""
-    inventory = {
-        "postgres_services": {
-            "vars": {
-                "postgres_fleet_provider": "aws", "postgres_fleet_region": "us-east-1", "postgres_fleet_postgres_version": "18",
-                "postgres_fleet_size": "r8gd.large", "postgres_fleet_tags": {"env": "bench", "managed_by": "ansible"},
-            },
-            "hosts": {f"bench-{i:03d}": {"postgres_fleet_host_tags": {"n": str(i)}} for i in range(hosts)},
-        }
-    }
-    path.write_text(json.dumps(inventory, indent=2) + "\n")
-    return path
-
-
-def recap(output: str) -> dict[str, int]:
-    """The PLAY RECAP's counters summed over the hosts."""
-    totals: dict[str, int] = {}
-    for key, value in re.findall(r"\b(ok|changed|unreachable|failed|skipped|rescued|ignored)=(\d+)", output.split("PLAY RECAP")[-1]):
-        totals[key] = totals.get(key, 0) + int(value)
-    return totals
-
-
-def playbook(command: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run ansible-playbook in a process group of its own, which goes whole if we are interrupted
-    (killing the main process alone would leave its forks running); its exit code and output."""
-    with subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, start_new_session=True) as process:
-        try:
-            output = process.communicate()[0]
-        except BaseException:
-            with signals_held():
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(5)
-                with contextlib.suppress(ProcessLookupError):  # whatever of the group is still there
-                    os.killpg(process.pid, signal.SIGKILL)
-            raise
-    return process.returncode, output
-
-
 def bench_ansible(bench: Bench) -> None:
     """The demo inventory, then (--fleet N) a generated one big enough to meet the rate limit; an emulator each."""
     with tempfile.TemporaryDirectory(prefix="chc-bench-") as work:
@@ -354,17 +204,7 @@ def provision_twice(bench: Bench, inventory: Path, hosts: int, label: str, work:
     args = bench.args
     timings = {"provisioning_seconds": args.ansible_provisioning_seconds, "update_seconds": 1, "restart_seconds": 1, "deletion_seconds": 1}
     with emulator(bench, no_postgres=True, rate_limit=args.rate_limit, **timings) as emu:
-        # the credentials as tools/emulator-ctl exports them for tools/demo-fleet (the URL with /v1)
-        env = {
-            **os.environ,
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-            "ANSIBLE_NOCOLOR": "1",
-            "CLICKHOUSE_API_URL": emu.url + "/v1",
-            "CLICKHOUSE_ORG_ID": emu.org_id,
-            "CLICKHOUSE_CLOUD_API_KEY": emu.admin_key[0],
-            "CLICKHOUSE_CLOUD_API_SECRET": emu.admin_key[1],
-        }
+        env = ansible_env(emu)  # the credentials as tools/emulator-ctl exports them for tools/demo-fleet
         command = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks/provision.yml"),
                    "-e", f"postgres_fleet_credentials_dir={work}/credentials"]
         if args.wait_delay is not None:
@@ -425,7 +265,7 @@ def positive(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of: {', '.join(SECTIONS)}")
+    p.add_argument("--sections", default=",".join(DEFAULT_SECTIONS), help=f"comma-separated, of: {', '.join(SECTIONS)}")
     g = p.add_argument_group("api section (no PostgreSQL, no rate limit)")
     g.add_argument("--services", type=positive, default=2000, help="services to create")
     g.add_argument("--lists", type=positive, default=3, help="times to list them all")
@@ -439,9 +279,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--pg-timeout", type=float, default=120.0, help="give up on a service after this many seconds")
     g = p.add_argument_group("ansible section (playbooks/provision.yml, no PostgreSQL)")
     g.add_argument("--fleet", type=int, default=12, help="after the demo inventory's 3 hosts, the same with a generated inventory of this many (0: no)")
-    g.add_argument("--rate-limit", default="10/10", help="the emulator's rate limit, N/SECONDS or off (the API's is 10/10)")
+    g.add_argument("--rate-limit", default="10/10", help="the emulator's rate limit in the ansible and fleet sections, N/SECONDS or off (the API's is 10/10)")
     g.add_argument("--ansible-provisioning-seconds", type=float, default=1.0, help="the emulator's time in creating")
     g.add_argument("--wait-delay", type=int, help="postgres_fleet_wait_delay (default: the role's, 5 s)")
+    fleet.add_arguments(p)
     p.add_argument("--json", type=Path, help="also write the figures to this file")
     args = p.parse_args(argv)
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
@@ -464,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in bench.args.sections:
             section_started = time.monotonic()
             try:
-                {"api": bench_api, "postgres": bench_postgres, "ansible": bench_ansible}[name](bench)
+                {"api": bench_api, "postgres": bench_postgres, "ansible": bench_ansible, "fleet": fleet.bench_fleet}[name](bench)
             except Exception as exc:  # noqa: BLE001 - one section failing must not hide the others' figures
                 bench.problems.append(f"{name}: {type(exc).__name__}: {exc}")
             say(f"{name}: done in {time.monotonic() - section_started:.1f} s")
@@ -475,10 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     print(f"\nclickhouse.cloud bench, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}: {os.cpu_count()} CPUs, load {load}, "
           f"Python {platform.python_version()}, {platform.platform(terse=True)}")
-    print(table(bench.rows))
+    if bench.rows:
+        print(table(bench.rows))
+    for report in bench.reports.values():
+        print(report.render())
     print(f"wall time {wall:.1f} s" + (" (interrupted: the figures so far)" if bench.interrupted else ""))
     if bench.args.json:
-        bench.args.json.write_text(json.dumps({"wall_seconds": wall, "rows": [asdict(r) for r in bench.rows], "problems": bench.problems}, indent=2) + "\n")
+        figures = {"wall_seconds": wall, "rows": [asdict(r) for r in bench.rows], "problems": bench.problems,
+                   **{name: report.as_json() for name, report in bench.reports.items()}}
+        bench.args.json.write_text(json.dumps(figures, indent=2) + "\n")
     for problem in bench.problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     return 130 if bench.interrupted else 1 if bench.problems else 0
