@@ -78,6 +78,7 @@ _POLL = 0.01
 _PORT_BUSY = "could not create any TCP/IP sockets"  # the FATAL line when the port's bind fails
 _PORT_BUSY_TIMEOUT = 10.0
 _PORT_BUSY_RETRY = 0.5
+_LAST_WORDS_TIMEOUT = 2.0  # how long a dead server's logging collector may take to write its FATAL line
 _STANDBY_SIGNAL = "standby.signal"
 _CATCH_UP_TIMEOUT = 10.0  # a switchover's standby, to have what the stopped primary wrote
 _STREAMING_TIMEOUT = 60.0  # a new standby, to stream from its primary
@@ -460,13 +461,19 @@ class PostgresBackend:
             time.sleep(_POLL)
 
     def _why_not_started(self, service_id: str, node: str, since: float) -> str:
+        """The server's last words. Its FATAL line is written by the logging collector, a child
+        that can outlive the postmaster by a moment, so it is waited for briefly."""
         output = self.data.service(service_id).output(node).read_text(errors="replace").strip().splitlines()[-3:]
-        fatal = [
-            entry.body
-            for entry in self._server_log(service_id, node).log_entries(dt.datetime.fromtimestamp(since, dt.timezone.utc), dt.datetime.now(dt.timezone.utc))
-            if entry.severity in ("FATAL", "PANIC")
-        ]
-        return " / ".join(fatal[-2:] + output) or "no output"
+        deadline = time.monotonic() + _LAST_WORDS_TIMEOUT
+        while True:
+            fatal = [
+                entry.body
+                for entry in self._server_log(service_id, node).log_entries(dt.datetime.fromtimestamp(since - 0.001, dt.timezone.utc), dt.datetime.now(dt.timezone.utc))
+                if entry.severity in ("FATAL", "PANIC")
+            ]
+            if fatal or time.monotonic() > deadline:
+                return " / ".join(fatal[-2:] + output) or "no output"
+            time.sleep(_POLL * 5)
 
     def _live_server(self, service_id: str, node: str) -> _Server | None:
         """The node's running postmaster: ours, or one already running on its data directory (adopted)."""
