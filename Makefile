@@ -147,11 +147,13 @@ integration: setup
 
 # The integration run proper, against the emulator named by CHC_EMULATOR_DATA_DIR; for a dev loop
 # that keeps one emulator: tools/emulator-ctl start DIR; source DIR/emulator.env; make integration-run ...
+# INTEGRATION_COPY names the copy under .build/, so two runs side by side (one target each) keep apart.
+INTEGRATION_COPY ?= integration
 integration-run:
 	@test -f "$${CHC_EMULATOR_DATA_DIR:-}/emulator-vars.yml" || { echo "integration-run: no running emulator (CHC_EMULATOR_DATA_DIR): use make integration"; exit 1; }
-	$(call collection_copy,integration)
-	install -D -m 0644 "$$CHC_EMULATOR_DATA_DIR/emulator-vars.yml" .build/integration/$(COLLECTION)/tests/integration/integration_config.yml
-	$(call ansible_test,$(VENV),3.11,integration,integration $(INTEGRATION_ARGS))
+	$(call collection_copy,$(INTEGRATION_COPY))
+	install -D -m 0644 "$$CHC_EMULATOR_DATA_DIR/emulator-vars.yml" .build/$(INTEGRATION_COPY)/$(COLLECTION)/tests/integration/integration_config.yml
+	$(call ansible_test,$(VENV),3.11,$(INTEGRATION_COPY),integration $(INTEGRATION_ARGS))
 
 # Scenarios get the emulator from here (CLICKHOUSE_* in the environment) and must not start their own.
 molecule: setup

@@ -91,18 +91,18 @@ class FleetReport:
         if not self.runs:
             return ""
         header = ("tool", "scenario", "N", "forks", "wall s", "list", "get", "post", "patch", "delete", "other", "429",
-                  "failed", "bound s", "ratio", "target", "met", "load", "notes")
+                  "ended", "failed", "bound s", "ratio", "target", "met", "load", "notes")
         cells = [header]
         for r in self.runs:
             c = r.calls
             cells.append((r.tool, SCENARIO_TEXT.get(r.scenario, r.scenario), str(r.hosts), "" if r.forks is None else str(r.forks),
                           "" if r.seconds is None else f"{r.seconds:.2f}", *(str(c.get(k, 0)) if c else "" for k in (*KINDS, "429")),
-                          "" if r.failed_hosts is None else str(r.failed_hosts), "" if r.bound is None else f"{r.bound:.2f}",
+                          r.outcome, "" if r.failed_hosts is None else str(r.failed_hosts), "" if r.bound is None else f"{r.bound:.2f}",
                           "" if r.ratio is None else f"{r.ratio:.2f}", r.target, {True: "yes", False: "NO", None: ""}[r.met],
                           "" if r.load is None else f"{r.load:.2f}",
-                          "; ".join(x for x in (r.outcome if r.outcome != "finished" else "", r.note) if x)))
+                          r.note))
         widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-        right = set(range(2, 15)) | {17}
+        right = set(range(2, 12)) | {13, 14, 15, 18}
         lines = ["fleet: " + ", ".join(f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in self.settings.items())]
         for n, row in enumerate(cells):
             lines.append("  ".join(row[i].rjust(widths[i]) if i in right else row[i].ljust(widths[i]) for i in range(len(header))).rstrip())
@@ -133,7 +133,7 @@ class FleetReport:
 
     def markdown(self) -> str:
         """The table as Markdown (for README.md's Performance section)."""
-        header = ("tool", "scenario", "N", "forks", "wall s", "list / get / post / patch / delete", "429", "failed",
+        header = ("tool", "scenario", "N", "forks", "wall s", "list / get / post / patch / delete", "429", "ended", "failed",
                   "bound s", "ratio", "target", "met", "load")
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in self.runs:
@@ -142,7 +142,7 @@ class FleetReport:
             lines.append("| " + " | ".join((
                 r.tool, SCENARIO_TEXT.get(r.scenario, r.scenario), str(r.hosts), "" if r.forks is None else str(r.forks),
                 "" if r.seconds is None else f"{r.seconds:.{2 if r.seconds < 10 else 1}f}", calls, str(c.get("429", "")) if c else "",
-                "" if r.failed_hosts is None else str(r.failed_hosts), "" if r.bound is None else f"{r.bound:.2f}".rstrip("0").rstrip("."),
+                r.outcome, "" if r.failed_hosts is None else str(r.failed_hosts), "" if r.bound is None else f"{r.bound:.2f}".rstrip("0").rstrip("."),
                 "" if r.ratio is None else f"{r.ratio:.2f}", r.target.replace("<=", "≤").replace(" x ", " × "),
                 {True: "yes", False: "**no**", None: ""}[r.met], "" if r.load is None else f"{r.load:.1f}")) + " |")
         return "\n".join(lines)
@@ -422,7 +422,7 @@ def others(bench: Bench, report: FleetReport, tool: str, hosts: int, forks: int 
                 run.note = f"{run.calls['post']} POST of {hosts}"
             else:
                 run.note = f"{sum(run.calls.values()) - run.calls['429']} calls answered"
-            run.target = "(reported as it ends)"
+            # no target: reported as it ends (the ended and failed columns)
 
 
 def module_vs_uri(bench: Bench, report: FleetReport) -> None:
