@@ -20,7 +20,7 @@ def member_spec():
     spec = SERVICE.argument_spec()
     spec.update(host=dict(type="str", required=True), name=dict(type="str", required=True),
                 state=dict(type="str", default="present", choices=["present", "absent"]),
-                public=dict(type="bool", default=False))
+                public=dict(type="bool", default=False), replica_of=dict(type="str"))
     return spec
 
 
@@ -53,7 +53,8 @@ class ActionModule(FleetAction):
     def member(self, params):
         """The engine's desired state of one member (checked as postgres_service checks it)."""
         member = SERVICE.desired(params)
-        member.update(host=params["host"], state=params["state"], purge=SERVICE.purge(params), public=params["public"])
+        member.update(host=params["host"], state=params["state"], purge=SERVICE.purge(params), public=params["public"],
+                      replica_of=params["replica_of"] or None)
         return member
 
     def apply(self, api, members, params, check_mode):

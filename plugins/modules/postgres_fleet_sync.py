@@ -26,6 +26,11 @@ description:
     P(clickhouse.cloud.postgres_fleet#role) role uses the two together.
   - One member's failure (a change to an immutable field, a name two services share, a refused write) fails only
     that member; the others go on.
+  - A member with O(services[].replica_of) is a read replica of that primary, which is another member or a service
+    of the organization. Its create waits until the primary runs, and it is asked for again (paced, every 5 to
+    30 seconds) while the API refuses it because the primary has no backup yet. Other work does not wait for it, and
+    the progress is shown. A primary this call deletes waits until the replicas it deletes are gone, because the API
+    refuses to delete a primary that has replicas.
   - Runs on the controller as an action plugin; run it once per play (C(run_once)).
 author:
   - ClickHouse Cloud collection maintainers (@clickhouse)
@@ -58,6 +63,23 @@ options:
         description: Name of the service, unique in the organization.
         type: str
         required: true
+      replica_of:
+        description:
+          - Name or ID of the primary this service is a read replica of. It is created as a replica of that primary.
+            The primary can be another entry of O(services), which is then created or changed first, or a service of
+            the organization. If it is neither, or is a replica itself, only this entry fails and nothing is sent for
+            it.
+          - A replica takes provider, region, Postgres version and size from its primary and has no standbys. Values
+            of O(services[].provider), O(services[].region), O(services[].postgres_version) and O(services[].size)
+            that differ from the primary's, or an O(services[].ha_type) other than V(none), fail the entry before
+            anything is sent.
+          - The API takes the tags of a replica only when the replica is created. A later change of
+            O(services[].tags) fails the entry.
+          - A replica starts with a copy of its primary's access rules. If O(services[].ip_access_list) gives other
+            rules, one PATCH right after the create sets them.
+          - An existing service of that name is compared as a replica. If it is a primary (it was promoted), the entry
+            fails. The API does not say which primary a replica belongs to, so this is not checked.
+        type: str
       state:
         description: V(present) creates or updates the service; V(absent) deletes it.
         type: str
@@ -104,7 +126,11 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait, counted from the last write.
+    description:
+      - Seconds to wait, counted from the last write.
+      - Writes that must wait for others (a replica for its primary, a primary's delete for its replicas) wait for
+        them within this time even with O(wait=false). If the time runs out, such an entry fails and nothing was
+        sent for it.
     type: int
     default: 1800
 notes:
@@ -112,6 +138,8 @@ notes:
     that changes nothing costs one call."
   - Polls come every 1 second at first and then every tenth of the time waited so far, at most every 15 seconds,
     so the last one is at most about 10 % late.
+  - "A replica: one POST once its primary runs, and one more for each time the API answers that the primary has no
+    backup yet (the first backup comes about 10 minutes after a primary is created)."
 seealso:
   - module: clickhouse.cloud.postgres_fleet_outcome
   - module: clickhouse.cloud.postgres_service
@@ -126,6 +154,15 @@ EXAMPLES = r"""
   run_once: true
   register: fleet
   no_log: "{{ fleet_credentials_dir is not defined }}"
+
+- name: A primary and its read replica, created in that order in one call
+  clickhouse.cloud.postgres_fleet_sync:
+    services:
+      - {host: orders, name: orders, provider: aws, region: us-east-1, size: r8gd.large,
+         ip_access_list: [{source: 10.0.0.0/8}]}
+      - {host: orders-replica, name: orders-replica, replica_of: orders}
+    credentials_dir: ~/.pg-fleet
+  run_once: true
 
 - name: Each host's own outcome
   clickhouse.cloud.postgres_fleet_outcome:
