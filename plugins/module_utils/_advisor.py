@@ -33,7 +33,9 @@ BLOCK_KB = 8  # PostgreSQL's block size: temp blocks are 8 kB
 SPILL_MIN_EXECUTIONS = 2  # spilling executions of one pattern among its recent ones: not a one-off
 SPILL_MIN_SHARE = 0.5  # and at least half of its recent executions in the window spilled
 SPILL_MIN_KB = 512  # spills below this (per process) are not worth a setting
-SPILL_MEMORY_FACTOR = 2  # an in-memory sort or hash takes about twice the space its temp files take
+# An in-memory sort takes more room than its temp files: measured on PostgreSQL 15 (docs/tuning.md), a sort that
+# wrote 4.6 MB at work_mem 4MB ran in memory in 10.9 MB (2.4x); a hash join that wrote 17 MB fitted in 24MB.
+SPILL_MEMORY_FACTOR = 2.5
 WORK_MEM_MEMORY_SHARE = 0.25  # work_mem x max_connections stays within a quarter of the memory
 WORK_MEM_MAX_KB = 2 * 1024 * 1024  # never propose more than 2GB, whatever the memory
 
@@ -149,6 +151,7 @@ class AdvisorInput:
     patterns: list = dataclasses.field(default_factory=list)
     connections: dict = None
     memory_bytes: int = None
+    api_calls: int = None  # how many calls gathering it took (for summaries)
 
     def setting(self, key):
         """(value as text, 'set' or 'default') of a setting the rules read."""
@@ -216,6 +219,11 @@ def format_ms(ms):
     return "%dms" % ms
 
 
+def _amount(kb):
+    """A size for a sentence: ``15.1MB``, ``512kB``."""
+    return "%.1fMB" % (kb / 1024.0) if kb >= 1024 else "%dkB" % kb
+
+
 def pow2_mb_at_least(kb):
     """The smallest power of two of MB holding ``kb``, in kB."""
     mb = max(1, int(math.ceil(kb / 1024.0)))
@@ -266,8 +274,19 @@ def _executions(pattern, span):
     return [e for e in pattern.get("recent_executions") or () if _in_window(e, span)]
 
 
-def _restart(key, postgres_version):
-    return key in restart_only(postgres_version)
+def _current(data, rule):
+    """(text, 'set' or 'default', value in the base unit or None) of the setting a rule changes."""
+    key = RULE_SETTINGS[rule]
+    text, source = data.setting(key)
+    return text, source, _number(key, text)
+
+
+def _proposal(data, rule, current, proposed, reason, evidence, bound=None):
+    """The one proposal of a rule, as a list; its restart need and the window are the service's."""
+    setting = RULE_SETTINGS[rule]
+    return [Proposal(rule=rule, setting=setting, current=current[0], current_source=current[1], proposed=proposed,
+                     bound=bound, restart_required=setting in restart_only(data.postgres_version), reason=reason,
+                     evidence=dict(evidence, window=dict(data.window)))]
 
 
 # -- the rules ---------------------------------------------------------------------------------
@@ -275,8 +294,8 @@ def _restart(key, postgres_version):
 
 def _temp_spill(data, max_connections):
     """Sorts and hashes that spill to temp files: a work_mem that holds the largest spill, within the bound."""
-    current_text, source = data.setting("work_mem")
-    current = _number("work_mem", current_text)
+    setting = _current(data, "temp_spill")
+    current = setting[2]
     memory, memory_source = data.memory()
     if current is None or memory is None or not max_connections:
         return []
@@ -310,18 +329,15 @@ def _temp_spill(data, max_connections):
         return []
     spilling.sort(key=lambda p: (-p["max_spill_kb_per_process"], str(p["query_id"])))
     reason = ("%d pattern(s) spilled sorts or hashes to temp files in most of their executions, up to %s per process; "
-              "holding that in memory takes about %s (x%d), so work_mem %s (a power of two of MB)."
-              % (len(spilling), format_kb(spilling[0]["max_spill_kb_per_process"]), format_kb(needed),
+              "holding that in memory takes about %s (x%s), so work_mem %s (a power of two of MB)."
+              % (len(spilling), _amount(spilling[0]["max_spill_kb_per_process"]), _amount(needed),
                  SPILL_MEMORY_FACTOR, format_kb(wanted)))
     if proposed < wanted:
         reason += " Capped at %s: work_mem x max_connections (%d) stays within %d%% of the memory (%s)." % (
             format_kb(bound), max_connections, WORK_MEM_MEMORY_SHARE * 100, format_kb(memory // 1024))
-    return [Proposal(
-        rule="temp_spill", setting="work_mem", current=current_text, proposed=format_kb(proposed), bound=format_kb(bound),
-        restart_required=_restart("work_mem", data.postgres_version), current_source=source, reason=reason,
-        evidence={"patterns": spilling[:EVIDENCE_PATTERNS], "patterns_spilling": len(spilling),
-                  "needed_kb": int(needed), "memory_bytes": memory, "memory_source": memory_source,
-                  "max_connections": max_connections, "window": dict(data.window)})]
+    return _proposal(data, "temp_spill", setting, format_kb(proposed), reason, bound=format_kb(bound), evidence={
+        "patterns": spilling[:EVIDENCE_PATTERNS], "patterns_spilling": len(spilling), "needed_kb": int(needed),
+        "memory_bytes": memory, "memory_source": memory_source, "max_connections": max_connections})
 
 
 def connection_totals(connections):
@@ -334,8 +350,8 @@ def connection_totals(connections):
 
 
 def _connections_near_limit(data):
-    current_text, source = data.setting("max_connections")
-    current = _number("max_connections", current_text)
+    setting = _current(data, "connections_near_limit")
+    current = setting[2]
     totals = connection_totals(data.connections)
     if not current or not totals:
         return []
@@ -358,13 +374,10 @@ def _connections_near_limit(data):
     if proposed < wanted:
         reason += " Capped at %d: work_mem x max_connections stays within %d%% of the memory." % (
             bound, WORK_MEM_MEMORY_SHARE * 100)
-    return [Proposal(
-        rule="connections_near_limit", setting="max_connections", current=current_text, proposed=str(proposed),
-        bound=str(bound) if bound else None, restart_required=_restart("max_connections", data.postgres_version),
-        current_source=source, reason=reason,
-        evidence={"patterns": [], "peak_connections": round(peak, 2), "points_near_limit": len(near),
-                  "points": len(totals), "first_near": near[0], "last_near": near[-1],
-                  "memory_bytes": memory, "memory_source": memory_source, "window": dict(data.window)})]
+    return _proposal(data, "connections_near_limit", setting, str(proposed), reason, bound=str(bound) if bound else None,
+                     evidence={"patterns": [], "peak_connections": round(peak, 2), "points_near_limit": len(near),
+                               "points": len(totals), "first_near": near[0], "last_near": near[-1],
+                               "memory_bytes": memory, "memory_source": memory_source})
 
 
 def _longest_run(points, minimum):
@@ -389,8 +402,8 @@ def _longest_run(points, minimum):
 
 
 def _idle_in_transaction(data):
-    current_text, source = data.setting("idle_in_transaction_session_timeout")
-    current = _number("idle_in_transaction_session_timeout", current_text)
+    setting = _current(data, "idle_in_transaction")
+    current = setting[2]
     if current is None or 0 < current <= IDLE_TX_TIMEOUT_MS:
         return []
     series = {}
@@ -400,25 +413,17 @@ def _idle_in_transaction(data):
     seconds, points = _longest_run(series.items(), IDLE_TX_MIN_SESSIONS)
     if seconds < IDLE_TX_MIN_SECONDS:
         return []
-    return [Proposal(
-        rule="idle_in_transaction", setting="idle_in_transaction_session_timeout", current=current_text,
-        proposed=format_ms(IDLE_TX_TIMEOUT_MS), bound=None, current_source=source,
-        restart_required=_restart("idle_in_transaction_session_timeout", data.postgres_version),
-        reason=("Sessions sat idle in a transaction for %d s without a break (%d data points); they hold locks and keep "
-                "vacuum from cleaning up. A timeout of %s ends such sessions (%s)." % (
-                    seconds, points, format_ms(IDLE_TX_TIMEOUT_MS),
-                    "it is disabled now" if current == 0 else "now %s" % current_text)),
-        evidence={"patterns": [], "longest_idle_in_transaction_seconds": seconds, "points": points,
-                  "peak_idle_in_transaction": round(max(series.values()), 2), "window": dict(data.window)})]
+    reason = ("Sessions sat idle in a transaction for %d s without a break (%d data points); they hold locks and keep "
+              "vacuum from cleaning up. A timeout of %s ends such sessions (%s)." % (
+                  seconds, points, format_ms(IDLE_TX_TIMEOUT_MS), "it is disabled now" if current == 0 else "now %s" % setting[0]))
+    return _proposal(data, "idle_in_transaction", setting, format_ms(IDLE_TX_TIMEOUT_MS), reason, evidence={
+        "patterns": [], "longest_idle_in_transaction_seconds": seconds, "points": points,
+        "peak_idle_in_transaction": round(max(series.values()), 2)})
 
 
 def _lock_waits(data):
-    current_text, source = data.setting("log_lock_waits")
-    try:
-        current = PG_SETTINGS["log_lock_waits"].canonical(current_text)
-    except SettingValueError:
-        return []
-    if current == "on":
+    setting = _current(data, "lock_waits")
+    if setting[2] != "off":  # on, or unreadable
         return []
     found = []
     for pattern in data.patterns:
@@ -439,18 +444,16 @@ def _lock_waits(data):
     if not found:
         return []
     found.sort(key=lambda p: (-sum(p["lock_errors"].values()), -p["waiting_executions"], str(p["query_id"])))
-    return [Proposal(
-        rule="lock_waits", setting="log_lock_waits", current=current_text, proposed="on", bound=None,
-        restart_required=_restart("log_lock_waits", data.postgres_version), current_source=source,
-        reason=("%d pattern(s) failed on locks, or ran %s or more with %d%% of the time neither on CPU nor reading; "
-                "log_lock_waits logs every lock wait longer than deadlock_timeout, and who held the lock."
-                % (len(found), format_ms(WAIT_MIN_DURATION_US // 1000), (1 - WAIT_MAX_CPU_SHARE) * 100)),
-        evidence={"patterns": found[:EVIDENCE_PATTERNS], "patterns_waiting": len(found), "window": dict(data.window)})]
+    reason = ("%d pattern(s) failed on locks, or ran %s or more with %d%% of the time neither on CPU nor reading; "
+              "log_lock_waits logs every lock wait longer than deadlock_timeout, and who held the lock."
+              % (len(found), format_ms(WAIT_MIN_DURATION_US // 1000), (1 - WAIT_MAX_CPU_SHARE) * 100))
+    return _proposal(data, "lock_waits", setting, "on", reason,
+                     evidence={"patterns": found[:EVIDENCE_PATTERNS], "patterns_waiting": len(found)})
 
 
 def _slow_statements(data):
-    current_text, source = data.setting("log_min_duration_statement")
-    current = _number("log_min_duration_statement", current_text)
+    setting = _current(data, "slow_statements")
+    current = setting[2]
     if current is None or 0 <= current <= LOG_MIN_DURATION_MS:
         return []
     slow = [_pattern_ref(p) for p in data.patterns
@@ -458,15 +461,12 @@ def _slow_statements(data):
     if not slow:
         return []
     slow.sort(key=lambda p: (-p["p99_duration_us"], str(p["query_id"])))
-    return [Proposal(
-        rule="slow_statements", setting="log_min_duration_statement", current=current_text,
-        proposed=format_ms(LOG_MIN_DURATION_MS), bound=None, current_source=source,
-        restart_required=_restart("log_min_duration_statement", data.postgres_version),
-        reason=("%d pattern(s) had a p99 of %s or more over %d or more calls; logging statements from %s on shows their "
-                "parameters and plans' context in the server log (%s)." % (
-                    len(slow), format_ms(P99_SLOW_US // 1000), P99_MIN_CALLS, format_ms(LOG_MIN_DURATION_MS),
-                    "disabled now" if current < 0 else "now %s" % current_text)),
-        evidence={"patterns": slow[:EVIDENCE_PATTERNS], "patterns_slow": len(slow), "window": dict(data.window)})]
+    reason = ("%d pattern(s) had a p99 of %s or more over %d or more calls; logging every statement that takes %s or "
+              "more puts each slow one, with its parameters, in the server log (%s)." % (
+                  len(slow), format_ms(P99_SLOW_US // 1000), P99_MIN_CALLS, format_ms(LOG_MIN_DURATION_MS),
+                  "disabled now" if current < 0 else "now %s" % setting[0]))
+    return _proposal(data, "slow_statements", setting, format_ms(LOG_MIN_DURATION_MS), reason,
+                     evidence={"patterns": slow[:EVIDENCE_PATTERNS], "patterns_slow": len(slow)})
 
 
 def check_rules(rules):

@@ -54,7 +54,8 @@ def test_size_memory(size, gib):
 
 # temp spills: r8gd.large has 16 GiB; at max_connections 100 the bound is 16 GiB * 0.25 / 100 = 41 MB -> 32MB
 @pytest.mark.parametrize("patterns, pg_config, proposed, bound", [
-    ([spilling(640)], {}, "16MB", "32MB"),  # 5 MB spilled -> 10 MB in memory -> 16MB
+    ([spilling(640)], {}, "16MB", "32MB"),  # 5 MB spilled -> 12.5 MB in memory -> 16MB
+    ([spilling(410)], {}, "16MB", "32MB"),  # 3.2 MB -> 8.0 MB, just over 8MB
     ([spilling(128)], {}, None, None),  # 1 MB -> 2 MB: the default 4MB holds it already
     ([spilling(64)], {}, None, None),  # 512 kB: at the threshold, but 4MB holds it
     ([spilling(63)], {"work_mem": "64kB"}, None, None),  # below SPILL_MIN_KB: not worth a setting
@@ -90,9 +91,9 @@ def test_temp_spill_evidence_figures():
     first = found.evidence["patterns"][0]
     assert (first["executions_seen"], first["spilling_executions"], first["max_temp_blks_written"],
             first["max_spill_kb_per_process"], first["calls"]) == (3, 3, 1280, 10240, 20)
-    assert found.evidence["needed_kb"] == 20480 and found.evidence["memory_bytes"] == 16 * GIB
+    assert found.evidence["needed_kb"] == 25600 and found.evidence["memory_bytes"] == 16 * GIB
     assert found.evidence["memory_source"] == "size r8gd.large" and found.evidence["max_connections"] == 100
-    assert "Capped at 32MB" not in found.reason and "10MB per process" in found.reason
+    assert "Capped at 32MB" not in found.reason and "up to 10.0MB per process" in found.reason and "about 25.0MB (x2.5)" in found.reason
 
 
 def test_temp_spill_needs_a_memory_to_bound_it():
@@ -241,7 +242,7 @@ def test_within_policy(policy, accepted, declined):
 
 
 def test_policy_limits_say_so():
-    taken, _ = within_policy(proposals(), {"allow_restart": True, "bounds": {"work_mem": "8MB"}})
+    taken = within_policy(proposals(), {"allow_restart": True, "bounds": {"work_mem": "8MB"}})[0]
     assert taken[0].limited == "lowered from 16MB to the policy's bound 8MB"
 
 
