@@ -245,9 +245,9 @@ def _plan_replica(member, same_name, by_member, by_name, by_id):
     problems = replica_conflicts(desired, current or source)
     if problems:
         plan.error = InputError(
-            "it is a read replica of %s, which takes provider, region, Postgres version and size from its primary and "
-            "has no standbys, so the API would refuse %s. Give it its primary's values (for example, set them once "
-            "for a group holding both) and ha_type none; nothing was sent for it" % (plan.replica_of, "; ".join(problems)),
+            "as a read replica of %s it takes provider, region, Postgres version and size from that primary and has "
+            "no standbys, so the API would refuse %s. Give it its primary's values (for example, set them once for a "
+            "group holding both) and ha_type none; nothing was sent for it" % (plan.replica_of, "; ".join(problems)),
             replica_of=plan.replica_of)
         return plan
     own = {k: v for k, v in desired.items() if k not in SERVICE.inherited}
