@@ -398,7 +398,7 @@ class FleetRun:
             plan.service.get("ip_access_list"), wanted, plan.purge.get("ip_access_list", True))
         if differs:
             answer = self.api.patch_service(plan.service["id"], {"ip_access_list": after}, plan.service).to_result()
-            plan.service = _keep_secrets(plan.service, dict(plan.service, **{k: v for k, v in answer.items() if v is not None}))
+            plan.service = _keep_unlisted(plan.service, answer)
 
     def _keep_credentials(self, plan, answer):
         """Store a new service's password at once; with no directory, hand it back (the role keeps it under no_log)."""
@@ -444,7 +444,9 @@ class FleetRun:
             return found is None
         if found is None or found.get("state") != SERVICE.ready_state:
             return False
-        return SERVICE.matches(found, plan.changes if plan.action == UPDATE else {})
+        # list items lack some fields (the access rules): those changes were answered by the PATCH itself
+        wanted = {k: v for k, v in plan.changes.items() if found.get(k) is not None} if plan.action == UPDATE else {}
+        return SERVICE.matches(found, wanted)
 
     def _follow(self, sent, later, listing):
         """One listing per poll: the waiting writes once their turn comes, and (with ``wait``) every write until
@@ -490,7 +492,7 @@ class FleetRun:
             for plan in pending:
                 found = by_id.get((plan.service or plan.current or {}).get("id"))
                 if found is not None:
-                    plan.service = _keep_secrets(plan.service, found)
+                    plan.service = _keep_unlisted(plan.service, found)
                 if not self._settled(plan, found):
                     still.append(plan)
                 elif plan.action == DELETE:
@@ -552,11 +554,12 @@ class FleetRun:
                     self.wait_timeout, plan.waiting), waited=waited)
 
 
-def _keep_secrets(earlier, later):
+def _keep_unlisted(earlier, later):
+    """``later`` (a list item, an answer), with what only ``earlier`` has: secrets, access rules, host name."""
     merged = dict(later)
-    for key in SERVICE.secrets:
-        if (earlier or {}).get(key) is not None and merged.get(key) is None:
-            merged[key] = earlier[key]
+    for key, value in (earlier or {}).items():
+        if value is not None and merged.get(key) is None:
+            merged[key] = value
     return merged
 
 

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from ansible_collections.clickhouse.cloud.plugins.module_utils import _fleet
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._fleet import FleetRun, plan_fleet, replica_retry_delay
@@ -150,26 +151,31 @@ def backed_up(emulator_class):
         yield emu
 
 
-def test_one_call_makes_the_primary_then_its_replica_and_deletes_them_the_other_way(backed_up, tmp_path):
+def test_one_call_makes_the_primary_then_its_replica_and_deletes_them_the_other_way(backed_up, tmp_path, monkeypatch):
+    monkeypatch.setattr(_fleet, "replica_retry_delay", lambda waited: 0.5)  # the emulator's first backup comes in 1 s
     api = PostgresApi(Transport(backed_up.url, *backed_up.admin_key), backed_up.org_id)
     writes = Log(backed_up)
     name = "fr-%s" % uuid.uuid4().hex[:6]
     rules = [{"source": "127.0.0.1/32", "port_range": "5432"}]
-    members = [replica(name + "-ro", name + "-ro", of=name, size="r8gd.large", ha_type="none", ip_access_list=rules),
+    more = rules + [{"source": "10.0.0.0/8", "port_range": "5432"}]
+    members = [replica(name + "-ro", name + "-ro", of=name, size="r8gd.large", ha_type="none", ip_access_list=more),
                primary(name=name, host=name, size="r8gd.large", ip_access_list=rules)]
     said = []
 
     predicted = FleetRun(api, check_mode=True).run(members)
     assert [(p.action, p.error) for p in predicted] == [("create", None)] * 2 and writes() == []
+    assert len(predicted[0].predicted["ip_access_list"]) == 2
 
     run = FleetRun(api, credentials_dir=str(tmp_path), wait_timeout=60, say=said.append)
     made = {p.host: p for p in run.run(members)}
     assert [(p.action, p.error) for p in made.values()] == [("create", None)] * 2
-    sent = writes()
-    assert sent[0] == ("POST", "postgres") and sent[-1] == ("POST", "readReplica")  # the primary first
-    assert len(sent) - 1 == 1 + sum("asking again" in line for line in said)  # each refusal was said
     ro = made[name + "-ro"].outcome()["service"]
-    assert ro["is_primary"] is False and ro["state"] == "running"
+    sent = writes()
+    assert sent[0] == ("POST", "postgres")  # the primary first
+    assert sent[1:-1] == [("POST", "readReplica")] * (len(sent) - 2)  # asked for again while refused
+    assert len(sent) - 3 == sum("asking again" in line for line in said)  # and each refusal was said
+    assert sent[-1] == ("PATCH", ro["id"])  # its rules of its own, right after its create
+    assert ro["is_primary"] is False and ro["state"] == "running" and len(ro["ip_access_list"]) == 2
     with open(made[name + "-ro"].credentials_file) as handle:
         details = json.load(handle)
     with open(made[name].credentials_file) as handle:
@@ -178,6 +184,11 @@ def test_one_call_makes_the_primary_then_its_replica_and_deletes_them_the_other_
     writes.mark()
     again = FleetRun(api, credentials_dir=str(tmp_path)).run(members)
     assert [p.action for p in again] == ["none"] * 2 and writes() == []
+
+    # the listing has no access rules: a change of them settles with the PATCH's answer, not never
+    members[1]["ip_access_list"] = more
+    changed = FleetRun(api, credentials_dir=str(tmp_path), wait_timeout=10).run(members)
+    assert [(p.action, p.error) for p in changed] == [("none", None), ("update", None)]
 
     writes.mark()
     gone = FleetRun(api, credentials_dir=str(tmp_path), wait_timeout=60, say=said.append).run(
