@@ -307,6 +307,7 @@ class FleetRun:
         self.wait_timeout = float(wait_timeout)
         self._clock, self._sleep = clock, sleep
         self._say = say or (lambda text: None)
+        self._creates_answered = lambda: None
         self.polls = 0
 
     def listing(self):
@@ -347,8 +348,7 @@ class FleetRun:
                 for plan in todo:
                     if not plan.deferred:
                         self._apply(plan)
-                if not any(p.action == CREATE for p in later):
-                    lock.release()  # every create has answered
+                self._creates_answered = lock.release
                 self._follow([p for p in todo if not p.deferred and p.error is None], later, listing)
         self._warn_unkept(plans)
         return plans
@@ -457,6 +457,8 @@ class FleetRun:
         by_id, fresh = {s.get("id"): s for s in listing}, False
         total, retry_at, told = len(pending) + len(later), {}, set()
         while True:
+            if not any(p.action == CREATE for p in later):
+                self._creates_answered()  # other runs may look the names up now
             for plan in list(later):
                 primary_id, waiting = self._turn(plan, by_id, fresh)
                 if plan.error is not None:

@@ -204,10 +204,33 @@ def test_a_replica_of_a_primary_with_no_backup_yet_times_out_with_nothing_sent(e
     api = PostgresApi(Transport(emulator.url, *emulator.admin_key), emulator.org_id)
     name = "fr-%s" % uuid.uuid4().hex[:6]
     members = [primary(name=name, host=name, ha_type="none"), replica(name + "-ro", name + "-ro", of=name)]
-    plans = {p.host: p for p in FleetRun(api, wait_timeout=3).run(members)}
+    plans = {p.host: p for p in FleetRun(api, wait_timeout=2).run(members)}
     assert plans[name].error is None and plans[name].outcome()["service"]["state"] == "running"
     late = plans[name + "-ro"].outcome()
     assert late["failed"] and not late["changed"] and "nothing was sent for it" in late["msg"]
     assert "does not take replicas of %s yet" % name in late["msg"] and "no backups" in late["msg"]
     assert [w for w in writes() if w[1] == "readReplica"] == [("POST", "readReplica")]  # refused once, 400
     FleetRun(api, wait=False).run([dict(members[0], state="absent")])
+
+
+def test_a_replica_whose_primary_is_refused_is_not_sent(emulator, writes):
+    api = PostgresApi(Transport(emulator.url, *emulator.admin_key), emulator.org_id)
+    name = "fr-%s" % uuid.uuid4().hex[:6]
+    members = [primary(name=name, host=name, size="x9.nonexistent"), replica(name + "-ro", name + "-ro", of=name, size=None)]
+    refused, late = FleetRun(api, wait_timeout=30).run(members)
+    assert "HTTP 400" in refused.error.message and not refused.changed
+    assert late.outcome()["msg"].startswith("%s-ro: its primary %s failed (" % (name, name))
+    assert "nothing was sent for it" in late.outcome()["msg"] and not late.changed
+    assert writes() == [("POST", "postgres")]
+
+
+def test_without_wait_the_replica_is_still_created_in_the_same_call(backed_up, monkeypatch):
+    monkeypatch.setattr(_fleet, "replica_retry_delay", lambda waited: 0.5)
+    api = PostgresApi(Transport(backed_up.url, *backed_up.admin_key), backed_up.org_id)
+    name = "fr-%s" % uuid.uuid4().hex[:6]
+    members = [primary(name=name, host=name, size="r8gd.large"), replica(name + "-ro", name + "-ro", of=name, size="r8gd.large")]
+    first, second = FleetRun(api, wait=False, wait_timeout=30).run(members)
+    assert (first.error, second.error) == (None, None) and second.outcome()["service"]["is_primary"] is False
+    assert second.outcome()["credentials"]["password"]  # no directory: handed back, once
+    gone = FleetRun(api, wait=False, wait_timeout=30).run([dict(m, state="absent") for m in members])
+    assert [(p.action, p.error) for p in gone] == [("delete", None)] * 2  # the primary once its replica was gone
