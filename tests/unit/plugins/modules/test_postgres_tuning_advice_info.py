@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 import uuid
 
@@ -68,26 +69,38 @@ def test_unknown_names_fail_cleanly(run_module, emu_args, running_service):
 
 
 @pytest.fixture
-def real_service(emulator_class):
+def real_server(emulator_class):
+    """``new(pg_config=None)``: a running service on an emulator of real PostgreSQL servers (metrics sampled each second)."""
     if shutil.which("psql") is None:
         pytest.skip("PostgreSQL is not installed")
     psycopg = pytest.importorskip("psycopg")
     from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
     from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
 
-    with emulator_class(no_postgres=False, rate_limit="off", provisioning_seconds=0.2, update_seconds=0.2) as emu:
+    with emulator_class(no_postgres=False, rate_limit="off", provisioning_seconds=0.2, update_seconds=0.2, sample_seconds=1) as emu:
         api = PostgresApi(Transport(emu.url, *emu.admin_key), emu.org_id)
-        created = api.create_service(dict(name="spills", provider="aws", region="us-east-1", size="r8gd.large"))
-        deadline = time.monotonic() + 60
-        while api.get_service(created.id).state != "running":
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.1)
-        with psycopg.connect(created.connection_string, application_name="advice-test") as conn:
-            conn.execute("CREATE TABLE advice_rows AS SELECT g AS x, md5(g::text) AS y FROM generate_series(1, 100000) g")
-            conn.commit()
-        args = {"api_url": emu.url, "api_key_id": emu.admin_key[0], "api_key_secret": emu.admin_key[1],
-                "organization_id": emu.org_id, "api_rate_limit": "off", "id": created.id}
-        yield {"args": args, "api": api, "id": created.id, "dsn": created.connection_string, "psycopg": psycopg}
+
+        def new(pg_config=None):
+            created = api.create_service(dict(name="real %s" % uuid.uuid4().hex[:8], provider="aws", region="us-east-1",
+                                              size="r8gd.large", pg_config=pg_config or {}))
+            deadline = time.monotonic() + 60
+            while api.get_service(created.id).state != "running":
+                assert time.monotonic() < deadline, "the service did not start"
+                time.sleep(0.1)
+            args = {"api_url": emu.url, "api_key_id": emu.admin_key[0], "api_key_secret": emu.admin_key[1],
+                    "organization_id": emu.org_id, "api_rate_limit": "off", "id": created.id}
+            return {"args": args, "api": api, "id": created.id, "dsn": created.connection_string, "psycopg": psycopg}
+        yield new
+
+
+@pytest.fixture
+def real_service(real_server):
+    """A real service with a table whose sort by ``y`` spills at the default work_mem of 4MB."""
+    service = real_server()
+    with service["psycopg"].connect(service["dsn"], application_name="advice-test") as conn:
+        conn.execute("CREATE TABLE advice_rows AS SELECT g AS x, md5(g::text) AS y FROM generate_series(1, 100000) g")
+        conn.commit()
+    return service
 
 
 def sort_pattern(service, runs):
@@ -108,8 +121,8 @@ def sort_pattern(service, runs):
 
 def test_a_real_spill_is_proposed_with_its_evidence_and_gone_once_applied(run_module, real_service):
     pattern = sort_pattern(real_service, 4)
-    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))
-    result = run_module(module, dict(real_service["args"], rules=["temp_spill"], **{"from": since}))
+    start = since(600)
+    result = run_module(module, dict(real_service["args"], rules=["temp_spill"], **{"from": start}))
     [proposal] = result["advice"][0]["proposals"]
     assert (proposal["rule"], proposal["setting"], proposal["current"], proposal["current_source"]) == \
         ("temp_spill", "work_mem", "4MB", "default")
@@ -120,10 +133,10 @@ def test_a_real_spill_is_proposed_with_its_evidence_and_gone_once_applied(run_mo
     assert result["advice"][0]["inputs_summary"]["api_calls"] <= 6
 
     limited = run_module(module, dict(real_service["args"], policy={"bounds": {"work_mem": "8MB"}},
-                                      inventory_pg_config={"statement_timeout": "1min"}, **{"from": since}))
+                                      inventory_pg_config={"statement_timeout": "1min"}, **{"from": start}))
     assert limited["advice"][0]["pg_config"] == {"work_mem": "8MB"}
     assert limited["advice"][0]["accepted"][0]["limited"] == "lowered from 16MB to the policy's bound 8MB"
-    inventory = run_module(module, dict(real_service["args"], inventory_pg_config={"work_mem": "4MB"}, **{"from": since}))
+    inventory = run_module(module, dict(real_service["args"], inventory_pg_config={"work_mem": "4MB"}, **{"from": start}))
     assert inventory["advice"][0]["pg_config"] == {}
     assert inventory["advice"][0]["declined"][0]["declined"] == "set by inventory (work_mem: 4MB)"
 
@@ -135,3 +148,41 @@ def test_a_real_spill_is_proposed_with_its_evidence_and_gone_once_applied(run_mo
     assert again["advice"][0]["proposals"] == []
     assert again["advice"][0]["inputs_summary"]["settings"]["work_mem"] == "16MB"
     assert again["advice"][0]["inputs_summary"]["settings_set"] == ["work_mem"]
+
+
+def since(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
+
+
+def test_real_lock_waits_and_connections_near_the_limit(run_module, real_server):
+    service = real_server({"max_connections": "12"})
+    connect = service["psycopg"].connect
+    start = since(1)
+    with connect(service["dsn"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE advice_accounts (id int PRIMARY KEY, n int)")
+        conn.execute("INSERT INTO advice_accounts VALUES (1, 0)")
+    holders = [connect(service["dsn"], application_name="advice-holder") for _n in range(10)]
+    try:
+        for _round in range(2):  # twice an UPDATE that waits 1.2 s for the holder's row lock
+            holders[0].execute("UPDATE advice_accounts SET n = n + 1 WHERE id = 1")
+            with connect(service["dsn"], application_name="advice-waiter", autocommit=True) as waiter:
+                waiter.execute("SET lock_timeout = '5s'")
+                release = threading.Timer(1.2, holders[0].commit)
+                release.start()
+                waiter.execute("UPDATE advice_accounts SET n = n + 10 WHERE id = 1")
+                release.join()
+        time.sleep(2)  # 10 or 11 of 12 connections for 4 s or more: samples each second
+    finally:
+        for holder in holders:
+            holder.close()
+    result = run_module(module, dict(service["args"], top_patterns=5, **{"from": start}))
+    by_rule = {p["rule"]: p for p in result["advice"][0]["proposals"]}
+    assert sorted(by_rule) == ["connections_near_limit", "lock_waits"]
+    locks = by_rule["lock_waits"]
+    assert (locks["current"], locks["proposed"], locks["restart_required"]) == ("off", "on", False)
+    [waiting] = locks["evidence"]["patterns"]
+    assert waiting["app"] == "advice-waiter" and waiting["waiting_executions"] == 2 and waiting["db_operation"] == "UPDATE"
+    connections = by_rule["connections_near_limit"]
+    assert (connections["current"], connections["current_source"], connections["restart_required"]) == ("12", "set", True)
+    assert connections["evidence"]["peak_connections"] >= 10 and connections["evidence"]["points_near_limit"] >= 2
+    assert int(connections["proposed"]) == 20  # a peak of 10 or 11 at 60%, rounded up to 10
