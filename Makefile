@@ -15,7 +15,7 @@ COLLECTION := ansible_collections/clickhouse/cloud
 VERSION = $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL = dist/clickhouse-cloud-$(VERSION).tar.gz
 PG_BINDIR ?= /usr/lib/postgresql/15/bin
-SYSTEM_DEPS := $(PG_BINDIR)/postgres /usr/bin/shellcheck
+SYSTEM_DEPS := $(PG_BINDIR)/postgres /usr/bin/shellcheck /usr/bin/chromium
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # ansible, ansible-lint and molecule find clickhouse.cloud through a symlink tree to this checkout
@@ -37,7 +37,7 @@ with_next = $(if $(PY313),$(1),@echo "note: no Python 3.13 interpreter here: ski
 # (galaxy.yml's build_ignore drops them from the tarball too), and ruff lints them in `make lint`.
 # Sanity would judge them by collection rules that do not fit: pylint in a venv without the
 # emulator's psycopg/jsonschema, the import and shebang tests.
-COPY_EXCLUDE := tests/emulator tests/bench tools
+COPY_EXCLUDE := tests/emulator tests/bench tests/soak tools
 define collection_copy
 rm -rf .build/$(1) && mkdir -p .build/$(1)/$(COLLECTION)
 git ls-files -z --cached --others --exclude-standard --deduplicate -- . $(foreach p,$(COPY_EXCLUDE),':!:$(p)') \
@@ -51,7 +51,7 @@ ansible_test = (cd .build/$(3)/$(COLLECTION) && PATH=$(CURDIR)/$(1)/bin:$$PATH a
   | tee .build/$(3)/ansible-test-$(2).log; \
   if grep -q '^WARNING: All targets skipped' .build/$(3)/ansible-test-$(2).log; then echo "ansible-test $(firstword $(4)): NOTHING RAN"; exit 1; fi
 
-.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test release-test secret-scan crash-test docs-lint docs test demo bench dist ee-context ee-image clean distclean
+.PHONY: help setup lint sanity units emulator-test integration integration-run molecule awx-test release-test secret-scan crash-test soak soak-smoke docs-lint docs test demo bench dist ee-context ee-image clean distclean
 
 help:
 	@echo "make setup          venvs, pinned dev tools, emulator (editable), ansible-test offline pip shim"
@@ -65,7 +65,10 @@ help:
 	@echo "make awx-test       playbooks run by ansible-runner as AWX runs them (tests/awx)"
 	@echo "make secret-scan    every module and fleet playbook at -vvvv: no key secret or password outside the chosen files (tests/secrets)"
 	@echo "make crash-test     SIGKILL of ansible-playbook, then of the emulator, during a fleet create; the re-run converges (tests/crash)"
+	@echo "make soak           the fleet playbooks under seeded faults, 5 rounds of 20 services and one on PostgreSQL; a table of targets (tests/soak)"
+	@echo "make soak-smoke     the soak's checks tested, then one small round of it (in make test)"
 	@echo "make release-test   the tarball installed with ansible-galaxy, its playbooks run from there (tests/release)"
+	@echo "make report-test    the fleet job's HTML report rendered by headless chromium: PNG and DOM checked (tests/report)"
 	@echo "make docs-lint      antsibull-docs lint-collection-docs (modules, plugins, roles, references)"
 	@echo "make docs           the docs site, offline (antsibull-docs + Sphinx) in .build/docsite"
 	@echo "make test           all of the above (what CI runs), plus the EE context check"
@@ -101,9 +104,11 @@ $(VENV_NEXT)/.stamp: requirements-dev-2.21.txt requirements-test.txt tests/emula
 
 # Debian packages, installed where missing (CI and these dev machines run as root): the
 # emulator runs real PostgreSQL 15 servers; shellcheck serves `make lint` and ansible-test's
-# shellcheck sanity test, which otherwise skips with a mere warning.
+# shellcheck sanity test, which otherwise skips with a mere warning; headless chromium renders the HTML
+# report in `make report-test`, as a person would see it.
 $(PG_BINDIR)/postgres: DEB := postgresql-15
 /usr/bin/shellcheck: DEB := shellcheck
+/usr/bin/chromium: DEB := chromium
 $(SYSTEM_DEPS):
 	@echo "$@ not found: installing the Debian package $(DEB)"
 	apt-get update -qq
@@ -191,6 +196,12 @@ docs: setup
 release-test: setup
 	PYTHONPATH=$(CURDIR)/.collections pytest tests/release $(PYTEST_ARGS)
 
+# The HTML fleet report as a person sees it: the fleet job against an emulator with real servers and some queries,
+# the page rendered to a PNG and a DOM by Debian's headless chromium; a second report leaves it byte-identical.
+.PHONY: report-test
+report-test: setup
+	PYTHONPATH=$(CURDIR)/.collections pytest tests/report $(PYTEST_ARGS)
+
 # Every module and fleet playbook at -vvvv against an emulator: no key secret or password in any output or file
 # but the 0600 files the user chose (docs/credentials.md's promises; tests/secrets).
 secret-scan: setup
@@ -201,7 +212,16 @@ secret-scan: setup
 crash-test: setup
 	PYTHONPATH=$(CURDIR)/.collections pytest -n 2 tests/crash $(PYTEST_ARGS)
 
-test: setup lint emulator-test units sanity integration molecule awx-test release-test secret-scan crash-test docs-lint docs ee-context
+# provision, change, tune, decommission under seeded 5xx/429/lost answers/latency, checked against the emulator's
+# state and the servers after each step; exits 1 when a target is missed (tests/soak/README.md). About 10 min.
+soak: setup
+	python tests/soak/soak.py $(SOAK_ARGS)
+
+soak-smoke: setup
+	PYTHONPATH=$(CURDIR)/.collections pytest tests/soak $(PYTEST_ARGS)
+	python tests/soak/soak.py --smoke
+
+test: setup lint emulator-test units sanity integration molecule awx-test release-test report-test secret-scan crash-test soak-smoke docs-lint docs ee-context
 
 # ---------------------------------------------------------------------------------------------
 # packaging and the scripts other engineers own
