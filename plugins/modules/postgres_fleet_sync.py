@@ -114,6 +114,35 @@ options:
       pg_bouncer_config:
         description: PgBouncer settings to create the service with; only used on creation.
         type: dict
+      ip_access_list:
+        description:
+          - The addresses that may connect, as access rules, compared rule by rule as
+            M(clickhouse.cloud.postgres_service) compares them.
+          - Not given, a new service is refused unless O(services[].public) is true, and the rules of an existing
+            service are left alone. A read replica starts with a copy of its primary's rules.
+        type: list
+        elements: dict
+        suboptions:
+          source:
+            description: An IPv4 address or CIDR block, for example V(10.0.0.0/8).
+            type: str
+            required: true
+          ports:
+            description: A port, or a range V(A..B), within 1-65535.
+            type: str
+            default: "5432"
+            aliases: [port_range]
+          description:
+            description: What the rule is for.
+            type: str
+      purge_ip_access_list:
+        description: Remove rules not listed in O(services[].ip_access_list).
+        type: bool
+        default: true
+      public:
+        description: Say that a new service without O(services[].ip_access_list) may be open to every address.
+        type: bool
+        default: false
   credentials_dir:
     description:
       - Directory for the connection details of services this call creates, one C(<name>.json) file each, mode
