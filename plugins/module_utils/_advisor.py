@@ -328,8 +328,8 @@ def _temp_spill(data, max_connections):
     if proposed <= current:
         return []
     spilling.sort(key=lambda p: (-p["max_spill_kb_per_process"], str(p["query_id"])))
-    reason = ("%d pattern(s) spilled sorts or hashes to temp files in most of their executions, up to %s per process; "
-              "holding that in memory takes about %s (x%s), so work_mem %s (a power of two of MB)."
+    reason = ("%d pattern(s) spilled sorts or hashes to temp files in at least half of their recent executions, up to %s "
+              "per process; holding that in memory takes about %s (x%s), so work_mem %s (a power of two of MB)."
               % (len(spilling), _amount(spilling[0]["max_spill_kb_per_process"]), _amount(needed),
                  SPILL_MEMORY_FACTOR, format_kb(wanted)))
     if proposed < wanted:

@@ -188,7 +188,8 @@ advice:
         reason:
           description: Why, in one paragraph with the figures.
           type: str
-          sample: "1 pattern(s) spilled sorts or hashes to temp files in most of their executions, up to 10MB per process; ..."
+          sample: "1 pattern(s) spilled sorts or hashes to temp files in at least half of their recent executions, up to
+            4.5MB per process; ..."
         evidence:
           description:
             - The figures behind it. C(patterns) lists the patterns that made the rule fire (ID, database, user,
