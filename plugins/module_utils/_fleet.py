@@ -378,7 +378,7 @@ class FleetRun:
                 plan.service = None
                 self._forget_credentials(plan)
         except ClickHouseError as exc:
-            if plan.action == CREATE and not plan.wrote and not_ready(exc):
+            if plan.action == CREATE and plan.replica_of is not None and not plan.wrote and not_ready(exc):
                 return exc.error
             status = getattr(exc, "status", None)
             refused = status is not None and 400 <= status < 500 and not isinstance(exc, LostAnswerError)
