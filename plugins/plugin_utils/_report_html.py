@@ -190,13 +190,13 @@ def chart_geometry(patterns, width=CHART_WIDTH):
     rows = []
     for index, pattern in enumerate(patterns):
         total = number(pattern.get("total_duration_us"))
-        bar = 0.0 if largest <= 0 else max(span * total / largest, 2.0 if total > 0 else 0.0)
+        length = 0.0 if largest <= 0 else max(span * total / largest, 2.0 if total > 0 else 0.0)
         top = 8 + index * CHART_ROW
         rows.append({
             "label_y": top + 12,
             "bar_y": top + 17,
-            "bar_width": round(bar, 1),
-            "value_x": round(bar + 6, 1),
+            "bar_width": round(length, 1),
+            "value_x": round(length + 6, 1),
             "label": one_line(pattern.get("query_text"), CHART_LABEL_CHARS),
             "title": one_line(pattern.get("query_text"), TITLE_QUERY_CHARS),
             "figures": "%s \u00b7 %s" % (duration(total), calls(pattern.get("call_count"))),
@@ -283,6 +283,13 @@ def access_html(service, access):
     return _list([esc(r) for r in shown], "no rule: nobody can connect")
 
 
+def advice_line(proposal):
+    """``work_mem 4MB -> 16MB (temp_spill)``: one proposal the tune role applied (or would, in check mode)."""
+    check_mode = "" if proposal.get("status") == "applied" else ", would apply"
+    return "%s %s \u2192 %s (%s%s)" % (
+        text(proposal.get("setting")), text(proposal.get("current")), text(proposal.get("proposed")), text(proposal.get("rule")), check_mode)
+
+
 def run_outcome(entry):
     """A role's registered per-host result reduced to what the page shows (never its secrets or values)."""
     if not isinstance(entry, dict) or entry.get("skipped"):
@@ -303,9 +310,7 @@ def run_outcome(entry):
     advised = sorted((p for p in advice.get("proposals") or [] if isinstance(p, dict) and p.get("status") in ("applied", "apply")),
                      key=proposal_key)
     if advised:
-        outcome["advice"] = ["%s %s \u2192 %s (%s%s)" % (text(p.get("setting")), text(p.get("current")), text(p.get("proposed")),
-                                                       text(p.get("rule")), "" if p["status"] == "applied" else ", would apply")
-                             for p in advised]
+        outcome["advice"] = [advice_line(p) for p in advised]
     return outcome
 
 

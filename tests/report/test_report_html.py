@@ -186,7 +186,7 @@ def test_chromium_renders_every_service_with_a_chart(job, tmp_path):
     shutil.copy(shot, job["root"] / "fleet.png")  # for a person to look at
     dom = chromium("--dump-dom", page.as_uri(), tmp_path=tmp_path)
     sections = re.findall(r'<section class="service" id="svc-\d+" data-service="([^"]*)">(.*?)</section>', dom, re.S)
-    shown = {name.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&") for name, _ in sections}
+    shown = {name.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&") for name, _body in sections}
     assert shown == set(NAMES.values())
     for name, body in sections:
         charts = re.findall(r'<svg class="chart".*?</svg>', body, re.S)
