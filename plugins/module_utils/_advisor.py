@@ -365,7 +365,7 @@ def _connections_near_limit(data):
     bound = None
     if memory and work_mem:
         bound = int(memory / 1024.0 * WORK_MEM_MEMORY_SHARE / work_mem) // CONNECTIONS_STEP * CONNECTIONS_STEP
-    proposed = min(wanted, bound) if bound else wanted
+    proposed = min(wanted, bound) if bound is not None else wanted  # a bound of 0: no room at all, not no bound
     if proposed <= current:
         return []
     reason = ("Connections reached %d of max_connections %d (%d%% or more in %d data points); %d puts that peak at %d%%. "
@@ -374,7 +374,7 @@ def _connections_near_limit(data):
     if proposed < wanted:
         reason += " Capped at %d: work_mem x max_connections stays within %d%% of the memory." % (
             bound, WORK_MEM_MEMORY_SHARE * 100)
-    return _proposal(data, "connections_near_limit", setting, str(proposed), reason, bound=str(bound) if bound else None,
+    return _proposal(data, "connections_near_limit", setting, str(proposed), reason, bound=None if bound is None else str(bound),
                      evidence={"patterns": [], "peak_connections": round(peak, 2), "points_near_limit": len(near),
                                "points": len(totals), "first_near": near[0], "last_near": near[-1],
                                "memory_bytes": memory, "memory_source": memory_source})

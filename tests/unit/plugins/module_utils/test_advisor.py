@@ -113,6 +113,7 @@ def series(values, step=15, start=T0 + 60):
     ({"active": series([79, 79, 79])}, {}, None, None),  # below 80%
     ({"active": series([400, 420])}, {"max_connections": "500"}, "700", "1020"),
     ({"active": series([90, 90])}, {"work_mem": "64MB"}, "150", "60"),  # bound below proposal below current: none
+    ({"active": series([90, 90])}, {"work_mem": "1GB"}, "150", "0"),  # a budget of 4 connections rounds to 0: none
     ({}, {}, None, None),
     (None, {}, None, None),
 ])
