@@ -515,9 +515,10 @@ def _check_policy(policy):
         if DIRECTION.get(key) not in ("raise", "lower"):
             raise InputError("The tuning policy bounds %s, which no rule raises or lowers; bounds take %s." % (
                 key, ", ".join(sorted(k for k, d in DIRECTION.items() if d != "switch"))))
-        number = _number(key, value)
-        if number is None:
-            raise InputError("The tuning policy's bound for %s (%r) is not a value %s takes." % (key, value, key))
+        try:  # as postgres_config checks a value it sends: the bound may become the proposed value
+            number = PG_SETTINGS[key].check_input(value)
+        except SettingValueError as exc:
+            raise InputError("The tuning policy's bound for %s (%r) is not a value %s takes: it %s." % (key, value, key, exc)) from None
         bounds[key] = (number, str(value))
     return rules, bounds, bool(policy.get("allow_restart", False))
 

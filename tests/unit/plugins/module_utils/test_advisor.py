@@ -258,6 +258,7 @@ def test_policy_lowering_bounds():
     ({"rules": ["nope"]}, "Unknown tuning rule"),
     ({"bounds": {"log_lock_waits": "on"}}, "which no rule raises or lowers"),
     ({"bounds": {"work_mem": "8 MiB"}}, "not a value work_mem takes"),
+    ({"bounds": {"max_connections": "150.5"}}, "not a value max_connections takes: it must be a whole number"),
 ])
 def test_bad_policies(policy, message):
     with pytest.raises(InputError, match=message):
