@@ -10,12 +10,19 @@ One listing finds every member's service; each member with settings costs one re
 configuration and, when something differs, one write. Services whose change needs a
 restart are restarted ``max_restarting`` at a time, each wave waited for (one listing per
 poll) before the next starts, so a tuning run never takes the whole fleet down together.
+
+A member with an advice policy also gets the advisor's proposals (``_advisor``), from the
+inputs ``_advisor_inputs.gather`` reads for it: the proposals the policy allows and the
+inventory does not set are added to its settings, then planned, written and restarted like
+them. Every proposal is in the member's outcome with its evidence and what became of it.
 """
 
 from __future__ import annotations
 
 import time
 
+from ._advisor import RULES, advise, merge_with_inventory, within_policy
+from ._advisor_inputs import gather
 from ._config import ConfigPlan, restart_decision, write_config
 from ._engine import WaitReport
 from ._errors import AmbiguousError, ClickHouseError, LostAnswerError
@@ -23,8 +30,80 @@ from ._fleet import poll_interval
 from ._resources import SERVICE
 from ._restarts import OwedRestarts
 from ._service import settled_after_command
+from ._settings import check_pg_config
+from ._windows import window
+
+# What became of a proposal, for the outcome and the lines a person reads.
+APPLY, APPLIED, DECLINED = "apply", "applied", "declined"
+POLICY_KEYS = ("rules", "bounds", "allow_restart")
+DEFAULT_WINDOW = "24h"
 
 CONFIGURE, NONE = "configure", "none"
+
+
+def check_advice(advice):
+    """An advice policy checked before any request (InputError): its rules, bounds and window. None: no advice.
+
+    ``advice``: ``rules`` (None: every rule), ``bounds`` ({setting: value}), ``allow_restart`` (default False) and
+    ``window`` (how far back the insights are read, as a window's ``from``: ``24h``, ``7d`` or RFC 3339).
+    """
+    if advice is None:
+        return None
+    policy = {k: advice[k] for k in POLICY_KEYS if advice.get(k) is not None}
+    within_policy([], policy)
+    since = advice.get("window") or DEFAULT_WINDOW
+    window(since, "now")
+    return dict(policy, window=since)
+
+
+def advice_plan(proposals, policy, desired):
+    """``(desired, entries)``: the member's desired sections with the proposals it takes, and every proposal with
+    what becomes of it (``[(Proposal, APPLY or DECLINED)]``, in the advisor's order).
+
+    The policy declines what its rules, bounds and restarts do not allow; the inventory's ``pg_config`` wins over
+    the rest. A member with no Postgres settings and nothing taken keeps its section alone (None).
+    """
+    accepted, declined = within_policy(proposals, {k: policy.get(k) for k in POLICY_KEYS})
+    kept, overridden = merge_with_inventory(accepted, desired.get("pg_config"))
+    if kept:
+        check_pg_config({p.setting: p.proposed for p in kept})  # a value the API would refuse is never sent
+    entries = [(p, APPLY) for p in kept] + [(p, DECLINED) for p in declined + overridden]
+    entries.sort(key=lambda entry: (RULES.index(entry[0].rule), entry[0].setting))
+    if not kept:
+        return desired, entries
+    return dict(desired, pg_config=dict(desired.get("pg_config") or {}, **{p.setting: p.proposed for p in kept})), entries
+
+
+def _figures(figures, skip=()):
+    return ", ".join("%s %s" % (k, v) for k, v in figures.items()
+                     if k not in skip and isinstance(v, (int, float, str)) and not isinstance(v, bool) and v != "")
+
+
+def advice_lines(entries):
+    """Lines a person reads: each proposal, what became of it and why, then its evidence (from ``outcome()``)."""
+    if not entries:
+        return ["no proposals: nothing in the window's insights calls for a change"]
+    lines = []
+    for entry in entries:
+        status = {APPLIED: "applied", APPLY: "would apply"}.get(entry["status"], "declined: %s" % entry.get("declined"))
+        lines.append("%s %s (%s) -> %s [%s; %s%s; %s]: %s" % (
+            entry["setting"], entry["current"], entry.get("current_source") or "set", entry["proposed"], entry["rule"],
+            "bound %s, " % entry["bound"] if entry.get("bound") else "",
+            "needs a restart" if entry["restart_required"] else "no restart",
+            status + (" (%s)" % entry["limited"] if entry.get("limited") else ""), entry["reason"]))
+        evidence = entry.get("evidence") or {}
+        for pattern in evidence.get("patterns") or ():
+            lines.append("  evidence: pattern %s (%s by %s in %s%s) %r: %s" % (
+                pattern.get("query_id"), pattern.get("db_operation"), pattern.get("db_user"), pattern.get("db_name"),
+                ", app %s" % pattern["app"] if pattern.get("app") else "", pattern.get("query_text"),
+                _figures(pattern, skip=("query_id", "db_operation", "db_user", "db_name", "app", "query_text"))))
+        rest = _figures(evidence)
+        span = evidence.get("window") or {}
+        if span.get("from"):
+            rest += "%swindow %s to %s" % ("; " if rest else "", span["from"], span.get("to"))
+        if rest:
+            lines.append("  evidence: %s" % rest)
+    return lines
 
 
 class ConfigMember:
@@ -34,6 +113,9 @@ class ConfigMember:
         self.host = member["host"]
         self.name = member["name"]
         self.desired = {"pg_config": member.get("pg_config"), "pg_bouncer_config": member.get("pg_bouncer_config")}
+        self.advice = member.get("advice")  # a policy checked by check_advice, or None: no advice
+        self.span = None  # the window the advice read
+        self.proposals = []  # (Proposal, status), in the advisor's order
         self.service = None
         self.plan = None
         self.restart_keys = []
@@ -46,7 +128,7 @@ class ConfigMember:
 
     @property
     def has_settings(self):
-        return any(v is not None for v in self.desired.values())
+        return self.advice is not None or any(v is not None for v in self.desired.values())
 
     @property
     def action(self):
@@ -64,6 +146,10 @@ class ConfigMember:
                "changed_keys": self.plan.changed_keys if self.plan is not None else [],
                "restarted": self.restarted, "restart_required": self.restart_required, "message": self.message,
                "warnings": self.warnings}
+        if self.advice is not None:
+            entries = [dict(p.to_dict(), status=APPLIED if status == APPLY and self.wrote else status)
+                       for p, status in self.proposals]
+            out["advice"] = {"window": self.span, "proposals": entries, "lines": advice_lines(entries)}
         if self.error is not None:
             out["msg"] = "%s: %s" % (self.name, self.error.message)
             out["failure"] = self.error.failure()
@@ -74,7 +160,7 @@ class ConfigFleetRun:
     """Plan and apply the settings of every member, then restart in waves."""
 
     def __init__(self, api, check_mode=False, replace=False, restart="if_required", max_restarting=1, wait=True,
-                 wait_timeout=600, clock=time.monotonic, sleep=time.sleep, say=None):
+                 wait_timeout=600, clock=time.monotonic, sleep=time.sleep, say=None, wall_clock=time.time):
         self.api = api
         self.check_mode = check_mode
         self.replace = replace
@@ -82,7 +168,7 @@ class ConfigFleetRun:
         self.max_restarting = max(1, int(max_restarting))
         self.wait = wait
         self.wait_timeout = float(wait_timeout)
-        self._clock, self._sleep = clock, sleep
+        self._clock, self._sleep, self._wall_clock = clock, sleep, wall_clock
         self._say = say or (lambda text: None)
         self.polls = 0
         self.owed = OwedRestarts(api.transport.base_url, api.organization_id)
@@ -117,12 +203,19 @@ class ConfigFleetRun:
                 member.error = ClickHouseError("no Postgres service named %r in this organization" % member.name)
             return
         member.service = same_name[0]
+        desired = member.desired
         try:
-            current = self.api.get_config(member.service["id"]).to_result()
+            if member.advice is None:
+                current = self.api.get_config(member.service["id"]).to_result()
+            else:  # the advisor's inputs include the configuration: no second read
+                member.span = window(member.advice["window"], "now", clock=self._wall_clock)
+                data = gather(self.api, member.service, member.span)
+                current = {"pg_config": data.pg_config, "pg_bouncer_config": data.pg_bouncer_config}
+                desired, member.proposals = advice_plan(advise(data), member.advice, member.desired)
         except ClickHouseError as exc:
             member.error = exc
             return
-        member.plan = ConfigPlan(current, member.desired, self.replace)
+        member.plan = ConfigPlan(current, desired, self.replace)
         member.owed = self.owed.keys(member.service["id"])
         self._decide(member, sorted(set(member.plan.restart_keys(member.service.get("postgres_version"))) | set(member.owed)))
 
