@@ -184,8 +184,11 @@ def _plan_member(member, same_name):
     return plan
 
 
-def find_primary(ref, by_member, by_name, by_id):
-    """``(member plan, None)`` or ``(None, listed service)``: the primary a replica names; InputError when it cannot be one."""
+def find_primary(ref, by_member, by_name, by_id, creating=True):
+    """``(member plan, None)`` or ``(None, listed service)``: the primary a replica names; InputError when it cannot be one.
+
+    A primary member that fails fails only a replica still to be created from it: an existing replica goes on.
+    """
     plan = by_member.get(ref)
     if plan is not None:
         if plan.replica_of:
@@ -193,7 +196,7 @@ def find_primary(ref, by_member, by_name, by_id):
                              "replica cannot have replicas" % (plan.name, plan.replica_of))
         if plan.state == "absent":
             raise InputError("its primary %s is deleted by this same call" % plan.name)
-        if plan.error is not None:
+        if plan.error is not None and creating:
             raise InputError("its primary %s fails (%s)" % (plan.name, plan.error.message))
         return plan, None
     found = [by_id[ref]] if ref in by_id else by_name.get(ref, [])
@@ -232,7 +235,7 @@ def _plan_replica(member, same_name, by_member, by_name, by_id):
     current = plan.current = same_name[0] if same_name else None
     desired = plan.desired = {k: member.get(k) for k in (f.name for f in SERVICE.options)}
     try:
-        plan.primary, plan.primary_service = find_primary(plan.replica_of, by_member, by_name, by_id)
+        plan.primary, plan.primary_service = find_primary(plan.replica_of, by_member, by_name, by_id, creating=current is None)
     except InputError as exc:
         plan.error = InputError("%s; nothing was sent for it" % exc.message, replica_of=plan.replica_of)
         return plan

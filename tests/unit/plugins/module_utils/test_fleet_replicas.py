@@ -9,7 +9,6 @@ import time
 import uuid
 
 import pytest
-
 from ansible_collections.clickhouse.cloud.plugins.module_utils import _fleet
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
@@ -107,6 +106,17 @@ def test_what_a_replica_cannot_be_fails_it_before_anything_is_sent(listing, memb
     message = failed.outcome()["msg"]
     for word in words:
         assert word in message
+
+
+@pytest.mark.parametrize("listed, wanted, action", [
+    (REPLICA, {}, "none"),
+    (dict(REPLICA, ip_access_list=[]), {"ip_access_list": [{"source": "10.0.0.0/8", "port_range": "5432"}]}, "update"),
+])
+def test_an_existing_replica_does_not_fail_with_its_primary(listed, wanted, action):
+    """A member's failure is that member's only: a primary's refused change leaves its existing replica alone."""
+    plans = plans_by_host([PRIMARY, listed], [primary(region="eu-west-1"), replica(**wanted)])
+    assert "Cannot change region" in plans["orders"].error.message
+    assert (plans["orders-ro"].error, plans["orders-ro"].action) == (None, action)
 
 
 def test_two_hosts_naming_one_service_refuse_the_fleet_with_replicas_too():
