@@ -3,6 +3,11 @@
 A fault is decided before a request is handled: 5xx and 429 answer without touching any
 state, latency delays the request, and `drop` lets the request commit and then closes the
 connection without an answer, the case a client can never see.
+
+Random faults are drawn from one stream per kind of request (method and path, ids aside),
+each seeded from the seed and that kind: the n-th create of a run gets the same fault
+whatever number of polls came before it, so a seed replays a client's faults even when
+its timing, and so its polls, vary (tests/soak relies on it).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 import threading
 
 KINDS = ("500", "502", "503", "429", "latency", "drop")
+_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @dataclasses.dataclass
@@ -64,7 +70,8 @@ class Faults:
     def __init__(self, rates: dict[str, float] | None = None, *, seed: int = 0, latency_ms: int = 500):
         self.rates = dict(rates or {})
         self.latency_ms = latency_ms
-        self._random = random.Random(seed)
+        self._seed = seed
+        self._streams: dict[str, random.Random] = {}
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
 
@@ -85,8 +92,14 @@ class Faults:
                     if rule.count <= 0:
                         self._rules.remove(rule)
                     return rule.kind, rule.latency_ms
+            if not self.rates:
+                return None
+            key = f"{method} {_ID.sub('{id}', path)}"
+            stream = self._streams.get(key)
+            if stream is None:
+                stream = self._streams[key] = random.Random(f"{self._seed}/{key}")
             for kind in KINDS:
                 rate = self.rates.get(kind, 0.0)
-                if rate and self._random.random() < rate:
+                if rate and stream.random() < rate:
                     return kind, self.latency_ms
         return None
