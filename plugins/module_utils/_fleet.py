@@ -210,17 +210,17 @@ def find_primary(ref, by_member, by_name, by_id, creating=True):
     return None, found[0]
 
 
-def replica_conflicts(desired, reference):
+def replica_conflicts(desired, reference, whose="the primary's is"):
     """What a replica's member asks for that only its primary has: [text], empty when nothing.
 
-    ``reference`` has the values a replica has (its primary's, or an existing replica's own); values it lacks
-    are not compared.
+    ``reference`` has the values a replica has (its primary's, or an existing replica's own, ``whose`` saying
+    which); values it lacks are not compared.
     """
     problems = []
     for name in FROM_PRIMARY:
         want, have = desired.get(name), reference.get(name)
         if want is not None and have is not None and not SERVICE.field(name).same(have, want):
-            problems.append("%s %s (the primary's is %s)" % (name, want, have))
+            problems.append("%s %s (%s %s)" % (name, want, whose, have))
     if desired.get("ha_type") not in (None, "none"):
         problems.append("ha_type %s (a read replica has no standbys)" % desired["ha_type"])
     return problems
@@ -245,13 +245,18 @@ def _plan_replica(member, same_name, by_member, by_name, by_id):
             "it is a primary, not a read replica of %s (it was promoted, or made as a primary): remove "
             "postgres_fleet_replica_of from its host if it is to stay a primary; nothing was sent for it" % plan.replica_of)
         return plan
-    problems = replica_conflicts(desired, current or source)
+    if current is not None:  # an existing replica keeps what it was created with: a primary's resize is not its
+        problems = replica_conflicts(desired, current, "it has")
+        advice = ("as a read replica of %s it keeps the provider, region, Postgres version and size it was created "
+                  "with and has no standbys, so the API would refuse %s. Give it the values it has (for example, "
+                  "as variables of its host) and ha_type none; nothing was sent for it")
+    else:
+        problems = replica_conflicts(desired, source)
+        advice = ("as a read replica of %s it takes provider, region, Postgres version and size from that primary and "
+                  "has no standbys, so the API would refuse %s. Give it its primary's values (for example, set them "
+                  "once for a group holding both) and ha_type none; nothing was sent for it")
     if problems:
-        plan.error = InputError(
-            "as a read replica of %s it takes provider, region, Postgres version and size from that primary and has "
-            "no standbys, so the API would refuse %s. Give it its primary's values (for example, set them once for a "
-            "group holding both) and ha_type none; nothing was sent for it" % (plan.replica_of, "; ".join(problems)),
-            replica_of=plan.replica_of)
+        plan.error = InputError(advice % (plan.replica_of, "; ".join(problems)), replica_of=plan.replica_of)
         return plan
     own = {k: v for k, v in desired.items() if k not in SERVICE.inherited}
     purge = plan.purge = member.get("purge") or {}

@@ -93,7 +93,10 @@ def test_a_new_replica_is_predicted_from_its_primary():
     ([PRIMARY], [replica(size="r8gd.large")], ["size r8gd.large (the primary's is r8gd.xlarge)", "nothing was sent"]),
     ([PRIMARY], [replica(region="eu-west-1", postgres_version="17")], ["region eu-west-1", "postgres_version 17"]),
     ([PRIMARY], [replica(ha_type="async")], ["ha_type async (a read replica has no standbys)"]),
-    ([PRIMARY, REPLICA], [replica(size="r8gd.large")], ["size r8gd.large"]),
+    ([PRIMARY, REPLICA], [replica(size="r8gd.large")], ["size r8gd.large (it has r8gd.xlarge)", "the values it has"]),
+    # a primary resized with its group: the replica keeps its size, and the message says whose value is whose
+    ([PRIMARY, REPLICA], [primary(size="r8gd.2xlarge"), replica(size="r8gd.2xlarge")],
+     ["size r8gd.2xlarge (it has r8gd.xlarge)", "keeps the provider, region, Postgres version and size it was created"]),
     # what the API does not change on a replica, and a replica that is one no more
     ([PRIMARY, REPLICA], [replica(tags={"env": "dev"})], ["does not change the tags of a read replica"]),
     ([PRIMARY, dict(REPLICA, is_primary=True)], [replica()], ["it is a primary, not a read replica of orders",
