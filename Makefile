@@ -63,7 +63,7 @@ help:
 	@echo "make integration-run  the same against an emulator you started (tests/integration/README.md)"
 	@echo "make molecule       molecule test --all against a freshly started emulator"
 	@echo "make awx-test       playbooks run by ansible-runner as AWX runs them (tests/awx)"
-	@echo "make secret-scan    every module and fleet playbook at -vvvv: no key secret or password outside the chosen files (tests/secrets)"
+	@echo "make secret-scan    every module and fleet playbook at -vvvv, the modules through ansible-runner too: no key secret or password outside the chosen files (tests/secrets)"
 	@echo "make crash-test     SIGKILL of ansible-playbook, then of the emulator, during a fleet create; the re-run converges (tests/crash)"
 	@echo "make soak           the fleet playbooks under seeded faults, 5 rounds of 20 services and one on PostgreSQL; a table of targets (tests/soak)"
 	@echo "make soak-smoke     the soak's checks tested, then one small round of it (in make test)"
@@ -202,8 +202,9 @@ release-test: setup
 report-test: setup
 	PYTHONPATH=$(CURDIR)/.collections pytest tests/report $(PYTEST_ARGS)
 
-# Every module and fleet playbook at -vvvv against an emulator: no key secret or password in any output or file
-# but the 0600 files the user chose (docs/credentials.md's promises; tests/secrets).
+# Every module and fleet playbook at -vvvv against an emulator, and every module through ansible_runner.run as AWX
+# runs a job (verbosity 4, the credential's env/envvars): no key secret or password in any output, job event or file
+# but the 0600 files the user chose and the job's own inputs (docs/credentials.md's promises; tests/secrets).
 secret-scan: setup
 	PYTHONPATH=$(CURDIR)/.collections pytest tests/secrets $(PYTEST_ARGS)
 
