@@ -225,7 +225,7 @@ def chart_svg(name, patterns):
                " top" if index == 0 else "", row["bar_y"], _num(row["bar_width"]), _num(row["value_x"]), row["bar_y"] + 11,
                esc(row["figures"])))
     parts.append("</svg>")
-    return "".join(parts)
+    return "\n".join(parts)
 
 
 def _num(value):
@@ -342,7 +342,7 @@ def changes_section(names, runs):
     body = ('<section id="changes"><h2>What changed</h2><p class="muted">What the latest run that changed something did '
             '(a run that changes nothing leaves this section as it was).</p>'
             '<table><thead><tr><th>service</th><th>fleet (postgres_fleet)</th><th>settings (postgres_tune)</th></tr></thead>'
-            "<tbody>%s</tbody></table></section>" % "".join(rows))
+            "<tbody>%s</tbody></table></section>" % "\n".join(rows))
     return "%s\n%s\n%s" % (CHANGES_BEGIN, body, CHANGES_END)
 
 
@@ -426,7 +426,7 @@ def proposals_html(proposals, error=None):
                        "yes" if p.get("restart_required") else "no", esc(one_line(proposal_reason(p), 500)),
                        esc(evidence_text(p.get("evidence")))))
     return ("<table><thead><tr><th>status</th><th>setting</th><th>rule</th><th>current \u2192 proposed</th><th>bound</th>"
-            "<th>restart</th><th>why (evidence)</th></tr></thead><tbody>%s</tbody></table>" % "".join(rows))
+            "<th>restart</th><th>why (evidence)</th></tr></thead><tbody>%s</tbody></table>" % "\n".join(rows))
 
 
 def patterns_table(patterns):
@@ -439,7 +439,7 @@ def patterns_table(patterns):
                        esc(count(p.get("error_count"))), esc(p.get("db_name")), esc(p.get("db_user")), esc(p.get("app")),
                        esc(one_line(p.get("query_text"), TABLE_QUERY_CHARS))))
     return ('<table><thead><tr><th>total</th><th>calls</th><th>avg</th><th>p95</th><th>errors</th><th>database</th>'
-            "<th>user</th><th>app</th><th>query</th></tr></thead><tbody>%s</tbody></table>" % "".join(rows))
+            "<th>user</th><th>app</th><th>query</th></tr></thead><tbody>%s</tbody></table>" % "\n".join(rows))
 
 
 def settings_html(rows):
@@ -452,7 +452,7 @@ def settings_html(rows):
                     % ("" if differs else ' class="at-default"', esc(scope), esc(key), esc(value), shown,
                        "differs" if differs else "same as the default"))
     return ("<table><thead><tr><th>scope</th><th>setting</th><th>value</th><th>PostgreSQL default</th><th></th></tr></thead>"
-            "<tbody>%s</tbody></table>" % "".join(body))
+            "<tbody>%s</tbody></table>" % "\n".join(body))
 
 
 def _badge_state(state):
@@ -484,7 +484,7 @@ def glance_table(services, access):
                        ", ".join(tags) or '<span class="muted">none</span>'))
     return ('<table class="glance"><thead><tr><th>service</th><th>state</th><th>size</th><th>HA</th><th>where</th>'
             "<th>Postgres</th><th>access rules</th><th>settings that differ from the defaults</th><th>tags</th></tr></thead>"
-            "<tbody>%s</tbody></table>" % "".join(rows))
+            "<tbody>%s</tbody></table>" % "\n".join(rows))
 
 
 def service_section(index, service, patterns, proposals, slow_queries, advice_error=None):
