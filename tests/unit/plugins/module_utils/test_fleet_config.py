@@ -57,8 +57,8 @@ def taken(entries):
     ({"rules": ["temp_spill"], "bounds": {"work_mem": "4MB"}}, NOTHING, None,
      [("work_mem", "16MB", DECLINED), ("max_connections", "170", DECLINED), ("log_lock_waits", "on", DECLINED)]),
     # the inventory wins, and its other settings stay
-    ({"rules": ["temp_spill", "lock_waits"]}, {"pg_config": {"work_mem": "6MB", "statement_timeout": "30s"},
-                                              "pg_bouncer_config": {"default_pool_size": 20}},
+    ({"rules": ["temp_spill", "lock_waits"]},
+     {"pg_config": {"work_mem": "6MB", "statement_timeout": "30s"}, "pg_bouncer_config": {"default_pool_size": 20}},
      {"work_mem": "6MB", "statement_timeout": "30s", "log_lock_waits": "on"},
      [("work_mem", "16MB", DECLINED), ("max_connections", "170", DECLINED), ("log_lock_waits", "on", APPLY)]),
 ])
