@@ -17,6 +17,7 @@ section (``previous``), so a fleet that did not change leaves the page byte-iden
 from __future__ import annotations
 
 import html
+import math
 import re
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._settings import canonical
@@ -155,12 +156,13 @@ def number(value):
     """An API counter as a number (missing or unreadable counts as 0)."""
     if isinstance(value, bool):
         return 0
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return value
     try:
-        return float(value)
+        number_ = float(value)
     except (TypeError, ValueError):
         return 0
+    return number_ if math.isfinite(number_) else 0
 
 
 def count(value):

@@ -70,7 +70,8 @@ def test_one_line_cuts_long_texts(value, most, shown):
 
 @pytest.mark.parametrize("us, shown", [
     (0, "0.00 ms"), (420, "0.42 ms"), (12300, "12.30 ms"), (999999, "1000.00 ms"), (3210000, "3.21 s"),
-    (120000000, "2.0 min"), (None, "0.00 ms"), ("7000", "7.00 ms"), ("junk", "0.00 ms"),
+    (120000000, "2.0 min"), (None, "0.00 ms"), ("7000", "7.00 ms"), ("junk", "0.00 ms"), ("inf", "0.00 ms"),
+    (float("nan"), "0.00 ms"), (True, "0.00 ms"),
 ])
 def test_durations(us, shown):
     assert r.duration(us) == shown
@@ -87,10 +88,11 @@ def test_patterns_sort_by_total_time_then_identity_whatever_the_api_order():
     ([1000, 500, 250], [560.0, 280.0, 140.0]),
     ([1000000, 1], [560.0, 2.0]),  # any time at all shows
     ([0, 0], [0.0, 0.0]),  # nothing to scale by
+    ([100, -5, "inf"], [560.0, 0.0, 0.0]),  # nonsense from the API draws no bar
     ([], []),
 ])
 def test_chart_bars_scale_to_the_largest_total(totals, widths):
-    geometry = r.chart_geometry([pattern(str(i), t) for i, t in enumerate(totals)])
+    geometry = r.chart_geometry([{"query_id": str(i), "total_duration_us": t} for i, t in enumerate(totals)])
     assert geometry["span"] == r.CHART_WIDTH - r.CHART_VALUE_SPACE == 560
     assert [row["bar_width"] for row in geometry["rows"]] == widths
     assert [row["label_y"] for row in geometry["rows"]] == [20 + i * r.CHART_ROW for i in range(len(totals))]
