@@ -31,7 +31,8 @@ def connection_details(service):
 
 
 def credentials_path(directory, name):
-    return os.path.join(directory, "%s.json" % name)
+    """``<directory>/<name>.json``; a ``/`` in the name (``%2F``, and ``%`` as ``%25``) cannot lead out of the directory."""
+    return os.path.join(directory, "%s.json" % name.replace("%", "%25").replace("/", "%2F"))
 
 
 def write_details(path, service):
