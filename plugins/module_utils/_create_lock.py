@@ -34,7 +34,7 @@ class CreateLock:
         self.api_url = api_url
         self.organization_id = organization_id
         self.directory = directory or state_directory()
-        self._held = []
+        self._held = {}  # name -> file descriptor holding its flock
 
     def _path(self, name):
         key = "create\n%s\n%s\n%s" % (self.api_url.rstrip("/"), self.organization_id, name)
@@ -49,15 +49,20 @@ class CreateLock:
             for name in sorted(set(names)):
                 fd = os.open(self._path(name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                self._held.append(fd)
+                self._held[name] = fd
         except OSError:
             self.release()
         return self
 
     def release(self, _answer=None):
         """Let the other runs look the names up (also the engine's ``on_created``: the create has answered)."""
-        while self._held:
-            os.close(self._held.pop())  # closing releases the flock
+        self.release_except(())
+
+    def release_except(self, names):
+        """Release every name but these (creates still to be sent, such as a replica waiting for its primary)."""
+        keep = set(names)
+        for name in [n for n in self._held if n not in keep]:
+            os.close(self._held.pop(name))  # closing releases the flock
 
     def __enter__(self):
         return self

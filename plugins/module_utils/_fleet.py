@@ -356,6 +356,7 @@ class FleetRun:
                 for plan in todo:
                     if not plan.deferred:
                         self._apply(plan)
+                lock.release_except(p.name for p in later if p.action == CREATE)  # the others' creates have answered
                 self._creates_answered = lock.release
                 self._follow([p for p in todo if not p.deferred and p.error is None], later, listing)
         self._warn_unkept(plans)
@@ -560,7 +561,7 @@ class FleetRun:
                     (plan.service or {}).get("state", "gone")), waited=waited)
         for plan in later:
             plan.error = ClickHouseError(
-                "timed out after %.0f s, and nothing was sent for it: %s. Run again, or raise the wait timeout" % (
+                "timed out after %.0f s, and the API accepted nothing for it: %s. Run again, or raise the wait timeout" % (
                     self.wait_timeout, plan.waiting), waited=waited)
 
 

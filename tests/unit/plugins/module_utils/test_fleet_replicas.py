@@ -220,7 +220,7 @@ def test_a_replica_of_a_primary_with_no_backup_yet_times_out_with_nothing_sent(e
     plans = {p.host: p for p in FleetRun(api, wait_timeout=2).run(members)}
     assert plans[name].error is None and plans[name].outcome()["service"]["state"] == "running"
     late = plans[name + "-ro"].outcome()
-    assert late["failed"] and not late["changed"] and "nothing was sent for it" in late["msg"]
+    assert late["failed"] and not late["changed"] and "the API accepted nothing for it" in late["msg"]
     assert "does not take replicas of %s yet" % name in late["msg"] and "no backups" in late["msg"]
     assert [w for w in writes() if w[1] == "readReplica"] == [("POST", "readReplica")]  # refused once, 400
     FleetRun(api, wait=False).run([dict(members[0], state="absent")])
