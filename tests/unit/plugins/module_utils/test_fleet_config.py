@@ -6,6 +6,7 @@ against the emulator."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from ansible_collections.clickhouse.cloud.plugins.action.postgres_fleet_config import merged_advice
@@ -22,6 +23,7 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._fleet_config imp
     check_advice,
 )
 from ansible_collections.clickhouse.cloud.plugins.module_utils._transport import Transport
+from ansible_collections.clickhouse.cloud.tests.unit.ansible_cli import emulator_env, run, tool
 
 EVIDENCE = {"patterns": [{"query_id": "-42", "db_name": "postgres", "db_user": "postgres", "db_operation": "SELECT",
                           "app": "pgbench", "query_text": "SELECT 1", "calls": 3, "max_temp_blks_written": 513}],
@@ -177,3 +179,47 @@ def test_advice_reads_the_insights_and_with_nothing_to_propose_writes_nothing(ap
         assert "advice" not in untouched.outcome() and untouched.plan is None
     finally:
         api.delete_service(created.id)
+
+
+# -- the action, as a playbook runs it -----------------------------------------------------------
+
+REFUSALS = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: A bad policy fails only its own member, before any request for it
+      clickhouse.cloud.postgres_fleet_config:
+        services:
+          - {host: bad, name: advice-nowhere-1, advice: {rules: [temp_spil]}}
+          - {host: window, name: advice-nowhere-2, advice: {window: yesterday}}
+          - {host: good, name: advice-nowhere-3}
+      register: mixed
+    - name: Advice in replace mode is refused for the whole call
+      clickhouse.cloud.postgres_fleet_config:
+        services: [{host: h, name: advice-nowhere-4}]
+        mode: replace
+        advice: {}
+      register: replaced
+      ignore_errors: true
+    - name: Assert it
+      ansible.builtin.assert:
+        that:
+          - mixed.members.bad.failed
+          - "'Unknown tuning rule(s) temp_spil; the rules are temp_spill' in mixed.members.bad.msg"
+          - mixed.members.window.failed and 'from must be' in mixed.members.window.msg
+          - not mixed.members.good.failed and mixed.members.good.action == 'none'
+          - replaced is failed
+          - "'advice needs mode merge' in replaced.msg and 'Nothing was changed' in replaced.msg"
+"""
+
+
+def test_bad_advice_is_refused_before_anything_is_sent(emulator, writes, tmp_path):
+    collections = tmp_path / "collections" / "ansible_collections" / "clickhouse"
+    collections.mkdir(parents=True)
+    (collections / "cloud").symlink_to(Path(__file__).resolve().parents[4])
+    playbook = tmp_path / "refusals.yml"
+    playbook.write_text(REFUSALS)
+    writes.mark()
+    run([tool("ansible-playbook"), str(playbook)],
+        emulator_env(emulator, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"), ANSIBLE_HOME=str(tmp_path / "home")))
+    assert writes() == [] and writes.calls() == 1  # the first call's listing; the refused one sent nothing
