@@ -34,7 +34,7 @@ from ._settings import check_pg_config
 from ._windows import window
 
 # What became of a proposal, for the outcome and the lines a person reads.
-APPLY, APPLIED, DECLINED = "apply", "applied", "declined"
+APPLY, APPLIED, NOT_APPLIED, DECLINED = "apply", "applied", "not_applied", "declined"
 POLICY_KEYS = ("rules", "bounds", "allow_restart")
 DEFAULT_WINDOW = "24h"
 
@@ -85,7 +85,8 @@ def advice_lines(entries):
         return ["no proposals: nothing in the window's insights calls for a change"]
     lines = []
     for entry in entries:
-        status = {APPLIED: "applied", APPLY: "would apply"}.get(entry["status"], "declined: %s" % entry.get("declined"))
+        status = {APPLIED: "applied", APPLY: "would apply", NOT_APPLIED: "not applied: the service failed"}.get(
+            entry["status"], "declined: %s" % entry.get("declined"))
         lines.append("%s %s (%s) -> %s [%s; %s%s; %s]: %s" % (
             entry["setting"], entry["current"], entry.get("current_source") or "set", entry["proposed"], entry["rule"],
             "bound %s, " % entry["bound"] if entry.get("bound") else "",
@@ -138,6 +139,12 @@ class ConfigMember:
     def changed(self):
         return (self.action != NONE or self.restarted) and (self.error is None or self.wrote or self.restarted)
 
+    def _status(self, planned):
+        """A taken proposal is applied once written; a failure before the write leaves it not applied."""
+        if planned != APPLY:
+            return planned
+        return APPLIED if self.wrote else NOT_APPLIED if self.error is not None else APPLY
+
     def outcome(self):
         out = {"name": self.name, "action": self.action, "changed": self.changed, "failed": self.error is not None,
                "diff": self.plan.diff() if self.plan is not None else {"before": {}, "after": {}},
@@ -147,8 +154,7 @@ class ConfigMember:
                "restarted": self.restarted, "restart_required": self.restart_required, "message": self.message,
                "warnings": self.warnings}
         if self.advice is not None:
-            entries = [dict(p.to_dict(), status=APPLIED if status == APPLY and self.wrote else status)
-                       for p, status in self.proposals]
+            entries = [dict(p.to_dict(), status=self._status(status)) for p, status in self.proposals]
             out["advice"] = {"window": self.span, "proposals": entries, "lines": advice_lines(entries)}
         if self.error is not None:
             out["msg"] = "%s: %s" % (self.name, self.error.message)

@@ -199,8 +199,9 @@ members:
       every proposal, each with C(rule), C(setting), C(section), C(current), C(current_source) (V(set), or
       V(default) when the API lists no value), C(proposed), C(bound), C(restart_required), C(reason),
       C(evidence) (the patterns with their figures, and the other figures the rule read), C(limited) (how a policy
-      bound lowered it, or null), C(declined) (why it was not applied, or null) and C(status), which is V(apply) (in check
-      mode, or not reached), V(applied) or V(declined). C(advice.lines) says the same in lines a person reads.
+      bound lowered it, or null), C(declined) (why it was not applied, or null) and C(status), which is V(apply)
+      (in check mode), V(applied), V(not_applied) (the member failed before its write) or V(declined).
+      C(advice.lines) says the same in lines a person reads.
   returned: always
   type: dict
   sample: {"orders": {"name": "orders", "action": "configure", "changed": true, "changed_keys": ["max_connections"],

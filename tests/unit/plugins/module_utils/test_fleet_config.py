@@ -12,12 +12,14 @@ import pytest
 from ansible_collections.clickhouse.cloud.plugins.action.postgres_fleet_config import merged_advice
 from ansible_collections.clickhouse.cloud.plugins.module_utils._advisor import AdvisorInput, Proposal, advise
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
-from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ClickHouseError, InputError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._fleet_config import (
     APPLIED,
     APPLY,
     DECLINED,
+    NOT_APPLIED,
     ConfigFleetRun,
+    ConfigMember,
     advice_lines,
     advice_plan,
     check_advice,
@@ -223,3 +225,17 @@ def test_bad_advice_is_refused_before_anything_is_sent(emulator, writes, tmp_pat
     run([tool("ansible-playbook"), str(playbook)],
         emulator_env(emulator, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"), ANSIBLE_HOME=str(tmp_path / "home")))
     assert writes() == [] and writes.calls() == 1  # the first call's listing; the refused one sent nothing
+
+
+@pytest.mark.parametrize("wrote, error, status, line", [
+    (False, None, APPLY, "would apply"),
+    (True, None, APPLIED, "applied"),
+    (False, ClickHouseError("HTTP 400"), NOT_APPLIED, "not applied: the service failed"),
+])
+def test_a_taken_proposal_is_applied_only_once_written(wrote, error, status, line):
+    member = ConfigMember({"host": "h1", "name": "db1", "advice": check_advice({})})
+    member.proposals = [(WORK_MEM, APPLY), (CONNECTIONS, DECLINED)]
+    member.wrote, member.error = wrote, error
+    advice = member.outcome()["advice"]
+    assert [p["status"] for p in advice["proposals"]] == [status, DECLINED]
+    assert "; %s]: " % line in advice["lines"][0]
