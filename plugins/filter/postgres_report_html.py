@@ -19,7 +19,9 @@ description:
   - Every text from the API or the inventory is escaped, so a service name or a query with markup in it shows as
     text. Query texts are put on one line and cut short (90 characters in the chart, 240 in the table).
   - The output is deterministic; it holds no time unless C(generated) is set. When the run changed nothing,
-    the "What changed" section of O(previous) is kept, so an unchanged fleet gives a byte-identical page.
+    the "What changed" section of O(previous) is kept, so an unchanged fleet gives a byte-identical page. Its heading
+    names the run it describes (the last that changed something, with C(generated) the time of that run), so a kept
+    section does not read as the latest run's.
 author:
   - ClickHouse Cloud collection maintainers (@clickhouse)
 positional: previous, top

@@ -11,7 +11,8 @@ Every string that comes from the API or the inventory is escaped, and long query
 Output is deterministic: everything is sorted, numbers have fixed formats, and nothing of the run itself
 (time, host, user) is written unless the caller passes ``generated``. The "What changed" section
 shows the latest run that changed something; a run that changes nothing keeps the previous page's
-section (``previous``), so a fleet that did not change leaves the page byte-identical.
+section (``previous``), so a fleet that did not change leaves the page byte-identical. The section's heading
+names the run it describes, never "this run", so it stays true when kept.
 """
 
 from __future__ import annotations
@@ -334,17 +335,29 @@ def _outcome_html(role, outcome):
     return words
 
 
-def changes_section(names, runs):
-    """The run's changes per service, between markers so that a later run that changes nothing can keep them."""
+def changes_section(names, runs, generated=None):
+    """The run's changes per service, between markers so that a later run that changes nothing can keep them.
+
+    A later run keeps the section verbatim, so its heading and lead are worded to stay true then: they name the
+    run they describe (the last that changed something, with its time when ``generated`` is given), never "this run".
+    """
     rows = []
     for name in names:
         run = runs.get(name) or {}
         rows.append("<tr><th>%s</th><td>%s</td><td>%s</td></tr>"
                     % (esc(name), _outcome_html("fleet", run.get("fleet")), _outcome_html("tune", run.get("tune"))))
-    body = ('<section id="changes"><h2>What changed</h2><p class="muted">What the latest run that changed something did '
-            '(a run that changes nothing leaves this section as it was).</p>'
+    stamp = " (%s)" % esc(generated) if generated else ""
+    if anything_changed(runs):
+        heading = "What changed in the last run that changed something"
+        lead = ("That run%s wrote this section; runs since that changed nothing kept it as it was, so it can be older "
+                "than the rest of the page (&ldquo;in this play&rdquo; means that run)." % stamp)
+    else:
+        heading = "What changed: nothing, in the runs that wrote this page"
+        lead = ("Neither role changed or failed on a service in the run%s that wrote this section, nor in the runs that "
+                "kept it since (&ldquo;in this play&rdquo; means that first run)." % stamp)
+    body = ('<section id="changes"><h2>%s</h2><p class="muted">%s</p>'
             '<table><thead><tr><th>service</th><th>fleet (postgres_fleet)</th><th>settings (postgres_tune)</th></tr></thead>'
-            "<tbody>%s</tbody></table></section>" % "\n".join(rows))
+            "<tbody>%s</tbody></table></section>" % (heading, lead, "\n".join(rows)))
     return "%s\n%s\n%s" % (CHANGES_BEGIN, body, CHANGES_END)
 
 
@@ -546,7 +559,7 @@ def render(report, previous=None, top=DEFAULT_TOP):
         "<title>Postgres fleet report</title><style>%s</style></head>\n<body>\n" % CSS.strip(),
         "<h1>Postgres fleet report</h1><p class=\"lead\">%s</p>\n" % esc(lead),
         '<section id="fleet"><h2>Fleet at a glance</h2>%s%s</section>\n' % (glance_table(services, access), "".join(notes)),
-        (changes or changes_section(names, runs)) + "\n",
+        (changes or changes_section(names, runs, generated)) + "\n",
         "\n".join(sections) + "\n",
         "<footer>Written by the clickhouse.cloud.postgres_report role.%s</footer>\n"
         % (" Generated %s." % esc(generated) if generated else ""),

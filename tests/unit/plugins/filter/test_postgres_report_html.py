@@ -291,6 +291,22 @@ def test_what_changed_is_kept_until_a_run_changes_something():
     assert r.previous_changes("<html>no markers</html>") is None and r.previous_changes(None) is None
 
 
+def test_the_changes_heading_names_the_run_it_describes_not_this_one():
+    """A quiet run keeps the section verbatim, so its words must stay true then: no bare "What changed" that reads as
+    this run's, and with a time asked for, the time of the run that wrote it, not of the run that kept it."""
+    def heading(page):
+        return re.search(r'<section id="changes"><h2>(.*?)</h2><p class="muted">(.*?)</p>', page).groups()
+
+    first = r.render(fleet(runs=RUNS_CHANGED, generated="2026-12-01T12:00:00Z"))
+    title, lead = heading(first)
+    assert title == "What changed in the last run that changed something"
+    assert "(2026-12-01T12:00:00Z)" in lead and "kept it as it was" in lead
+    kept = r.render(fleet(runs=RUNS_QUIET, generated="2026-12-02T08:00:00Z"), previous=first)
+    assert heading(kept) == (title, lead) and "Generated 2026-12-02T08:00:00Z." in kept
+    title, lead = heading(r.render(fleet(runs=RUNS_QUIET)))
+    assert title == "What changed: nothing, in the runs that wrote this page" and "kept it since" in lead
+
+
 def test_tuning_proposals_per_service():
     proposal = {"rule": "temp_spill", "setting": "work_mem", "current": "4MB", "proposed": "16MB", "bound": "64MB",
                 "restart_required": False, "reason": "2 pattern(s) spilled", "evidence": {"patterns": [{"query_id": "-5"}]},
