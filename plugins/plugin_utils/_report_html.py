@@ -120,6 +120,8 @@ svg.chart{display:block;max-width:100%;height:auto;margin:6px 0}
 svg.chart text{font:12px "DejaVu Sans",sans-serif;fill:#1d232b}svg.chart text.value{fill:#4a5561}
 svg.chart rect.track{fill:#eef2f6}svg.chart rect.bar{fill:#2f6fb3}svg.chart rect.bar.top{fill:#c2410c}
 ul.compact{margin:0;padding-left:18px}td.nowrap,td.nowrap code{white-space:nowrap;word-break:normal}footer{margin-top:28px;color:#6b7682;font-size:12px}
+td.ident{overflow-wrap:anywhere;min-width:6em;max-width:12em}td.query{width:45%}td.access{min-width:11em}
+table.glance td.settings{min-width:16em}table.glance td.tags{overflow-wrap:anywhere;min-width:12em}table.glance tbody th{min-width:8em}
 """
 
 
@@ -448,7 +450,8 @@ def patterns_table(patterns):
     rows = []
     for p in patterns:
         rows.append('<tr><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td>'
-                    '<td class="num">%s</td><td>%s</td><td>%s</td><td>%s</td><td><code>%s</code></td></tr>'
+                    '<td class="num">%s</td><td class="ident">%s</td><td class="ident">%s</td><td class="ident">%s</td>'
+                    '<td class="query"><code>%s</code></td></tr>'
                     % (esc(duration(p.get("total_duration_us"))), esc(count(p.get("call_count"))),
                        esc(duration(p.get("avg_duration_us"))), esc(duration(p.get("p95_duration_us"))),
                        esc(count(p.get("error_count"))), esc(p.get("db_name")), esc(p.get("db_user")), esc(p.get("app")),
@@ -463,7 +466,7 @@ def settings_html(rows):
     body = []
     for scope, key, value, default, differs in rows:
         shown = "unknown" if default is None else "<code>%s</code>" % esc(default)
-        body.append('<tr%s><td>%s</td><td><code>%s</code></td><td><code>%s</code></td><td>%s</td><td>%s</td></tr>'
+        body.append('<tr%s><td>%s</td><td class="nowrap"><code>%s</code></td><td><code>%s</code></td><td>%s</td><td>%s</td></tr>'
                     % ("" if differs else ' class="at-default"', esc(scope), esc(key), esc(value), shown,
                        "differs" if differs else "same as the default"))
     return ("<table><thead><tr><th>scope</th><th>setting</th><th>value</th><th>PostgreSQL default</th><th></th></tr></thead>"
@@ -490,13 +493,12 @@ def glance_table(services, access):
     for index, s in enumerate(services):
         settings = setting_rows(s.get("config"))
         tags = ["%s=%s" % (esc(k), esc(v)) for k, v in sorted((s.get("tags") or {}).items(), key=lambda kv: text(kv[0]))]
-        rows.append('<tr data-service="%s"><th><a href="#svc-%d">%s</a></th><td>%s</td><td>%s</td><td>%s</td><td>%s %s</td>'
-                    "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+        rows.append('<tr data-service="%s"><th><a href="#svc-%d">%s</a></th><td>%s</td><td class="nowrap">%s</td><td>%s</td>'
+                    '<td class="nowrap">%s %s</td><td>%s</td><td class="access">%s</td><td class="settings">%s</td><td class="tags">%s</td></tr>'
                     % (esc(s.get("name")), index + 1, esc(s.get("name")), _badge_state(s.get("state")), esc(s.get("size")),
                        esc(s.get("ha_type")), esc(s.get("provider")), esc(s.get("region")), esc(s.get("postgres_version")),
                        access_html(s, access),
-                       _list(_differing(settings), "none" if s.get("config") is not None else "not read"),
-                       ", ".join(tags) or '<span class="muted">none</span>'))
+                       _list(_differing(settings), "none" if s.get("config") is not None else "not read"), _list(tags)))
     return ('<table class="glance"><thead><tr><th>service</th><th>state</th><th>size</th><th>HA</th><th>where</th>'
             "<th>Postgres</th><th>access rules</th><th>settings that differ from the defaults</th><th>tags</th></tr></thead>"
             "<tbody>%s</tbody></table>" % "\n".join(rows))

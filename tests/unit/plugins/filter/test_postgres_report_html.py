@@ -242,6 +242,19 @@ def test_the_page_has_the_fleet_at_a_glance():
     assert not [tag for tag, _attrs in tags if tag in ("script", "img", "link", "iframe", "object")]
 
 
+def test_long_values_wrap_in_their_own_cells():
+    """Seen in Chromium: a comma-joined tag line took the glance table's width and squeezed the settings to a letter a
+    line, and a long database or user name squeezed the query text; each now wraps in its own cell."""
+    page = r.render(fleet(services=[service("orders", tags={"team": "data-platform", "env": "test"},
+                                            slow_query_patterns=[pattern("1", 9, db_name="a_long_database_name")])]))
+    glance = section(page, '<section id="fleet">')
+    assert '<td class="tags"><ul class="compact"><li>env=test</li><li>team=data-platform</li></ul></td>' in glance
+    assert '<td class="settings">' in glance and '<td class="access">' in glance
+    assert '<td class="ident">a_long_database_name</td>' in page and '<td class="query"><code>SELECT 1</code></td>' in page
+    for rule in ("td.ident{overflow-wrap:anywhere", "td.query{width:45%}", "table.glance td.settings{min-width:16em}"):
+        assert rule in page
+
+
 def test_hostile_strings_are_text_everywhere():
     hostile = fleet(
         services=[service(SCRIPT, state=SCRIPT, size=SCRIPT, tags={SCRIPT: SCRIPT}, ip_access_list=[{"source": SCRIPT, "description": SCRIPT}],
