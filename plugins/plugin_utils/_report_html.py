@@ -120,6 +120,8 @@ svg.chart{display:block;max-width:100%;height:auto;margin:6px 0}
 svg.chart text{font:12px "DejaVu Sans",sans-serif;fill:#1d232b}svg.chart text.value{fill:#4a5561}
 svg.chart rect.track{fill:#eef2f6}svg.chart rect.bar{fill:#2f6fb3}svg.chart rect.bar.top{fill:#c2410c}
 ul.compact{margin:0;padding-left:18px}td.nowrap,td.nowrap code{white-space:nowrap;word-break:normal}footer{margin-top:28px;color:#6b7682;font-size:12px}
+@media print{body{margin:0 auto}.badge,th,svg.chart{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+tr,svg.chart{break-inside:avoid}h2,h3{break-after:avoid}a{color:inherit}}
 td.ident{overflow-wrap:anywhere;min-width:6em;max-width:12em}td.query{width:45%}td.access{min-width:11em}
 table.glance td.settings{min-width:16em}table.glance td.tags{overflow-wrap:anywhere;min-width:12em}table.glance tbody th{min-width:8em}
 """
@@ -378,6 +380,10 @@ def previous_changes(previous):
 STATUS_WORDS = {"apply": "would apply", "applied": "applied", "declined": "declined"}
 
 
+# a proposal's badge: applied green, still to apply amber, declined (or a status of the future) neutral grey
+PROPOSAL_CLASS = {"applied": "applied", "would apply": "pending", "pending": "pending"}
+
+
 def proposal_status(proposal):
     """``declined`` (by the policy or the inventory), else the proposal's own status in words, else ``pending``."""
     if proposal.get("declined"):
@@ -438,7 +444,7 @@ def proposals_html(proposals, error=None):
         status = proposal_status(p)
         rows.append('<tr><td><span class="badge %s">%s</span></td><td class="nowrap"><code>%s</code></td><td class="nowrap"><code>%s</code></td>'
                     '<td class="nowrap"><code>%s</code> \u2192 <code>%s</code></td><td>%s</td><td>%s</td><td>%s<br><span class="muted">%s</span></td></tr>'
-                    % (esc(status if status in ("applied", "pending") else "off"), esc(status), esc(p.get("setting")),
+                    % (esc(PROPOSAL_CLASS.get(status, "")), esc(status), esc(p.get("setting")),
                        esc(p.get("rule")), esc(p.get("current")), esc(p.get("proposed")), esc(p.get("bound")),
                        "yes" if p.get("restart_required") else "no", esc(one_line(proposal_reason(p), 500)),
                        esc(evidence_text(p.get("evidence")))))

@@ -326,6 +326,8 @@ def test_tuning_proposals_per_service():
                 "status": "apply", "limited": "brought down to the policy's 64MB"}
     page = r.render(fleet(proposals={"orders": [proposal], "payments": []}))
     orders, payments = section(page, 'id="svc-1" data-service="orders">'), section(page, 'id="svc-2" data-service="payments">')
+    assert '<span class="badge pending">would apply</span>' in orders  # amber like pending, not a stopped service's purple
+    assert "print-color-adjust:exact" in page  # the badges keep their colours on paper
     assert "would apply" in orders and "<code>4MB</code> \u2192 <code>16MB</code>" in orders and "patterns -5" in orders
     assert "Limited: brought down" in orders
     assert "No tuning proposals" in payments
