@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import unicodedata
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._settings import canonical
 
@@ -147,6 +148,20 @@ def one_line(value, most):
     return flat if len(flat) <= most else flat[:max(most - 1, 0)].rstrip() + "\u2026"
 
 
+def label(value, most):
+    """``one_line`` for SVG text, which never wraps: a wide character (CJK, fullwidth) counts as two of ``most``, as
+    it takes about twice the width, so a label of them is not clipped at the chart's edge."""
+    flat = " ".join(text(value).split())
+    widths = [2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in flat]
+    if sum(widths) <= most:
+        return flat
+    used, end = 0, 0
+    while used + widths[end] <= most - 1:
+        used += widths[end]
+        end += 1
+    return flat[:end].rstrip() + "\u2026"
+
+
 def duration(us):
     """Microseconds for people: ``0.42 ms``, ``12.30 ms``, ``3.21 s``, ``2.0 min``."""
     us = number(us)
@@ -204,7 +219,7 @@ def chart_geometry(patterns, width=CHART_WIDTH):
             "bar_y": top + 17,
             "bar_width": round(length, 1),
             "value_x": round(length + 6, 1),
-            "label": one_line(pattern.get("query_text"), CHART_LABEL_CHARS),
+            "label": label(pattern.get("query_text"), CHART_LABEL_CHARS),
             "title": one_line(pattern.get("query_text"), TITLE_QUERY_CHARS),
             "figures": "%s \u00b7 %s" % (duration(total), calls(pattern.get("call_count"))),
         })

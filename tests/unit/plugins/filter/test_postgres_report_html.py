@@ -112,6 +112,20 @@ def test_chart_labels_are_escaped_and_cut_with_the_full_text_as_a_tooltip():
     assert [tag for tag, _attrs in tags].count("rect") == 4
 
 
+@pytest.mark.parametrize("value, shown", [
+    ("SELECT 1", "SELECT 1"),
+    ("x" * 90, "x" * 90),
+    ("x" * 91, "x" * 89 + "\u2026"),
+    ("\u9867" * 45, "\u9867" * 45),  # wide characters count twice: 90 of the chart's width
+    ("\u9867" * 60, "\u9867" * 44 + "\u2026"),
+    ("SELECT " + "\uff21" * 60, "SELECT " + "\uff21" * 41 + "\u2026"),  # fullwidth Latin too
+])
+def test_chart_labels_are_cut_by_their_width(value, shown):
+    """SVG text does not wrap: 90 CJK characters are about 1,080 px at 12 px, past the 760 px chart."""
+    assert r.label(value, r.CHART_LABEL_CHARS) == shown
+    assert r.chart_geometry([{"query_text": value}])["rows"][0]["label"] == shown
+
+
 def test_an_empty_chart_says_so():
     svg = r.chart_svg("orders", [])
     assert svg.startswith('<svg class="chart"') and "No query patterns in the window." in svg
