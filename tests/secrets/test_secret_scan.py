@@ -32,6 +32,7 @@ from ansible_collections.clickhouse.cloud.tests.unit.ansible_cli import emulator
 CONNECTION = {"api_url": "{{ api_url }}", "api_key_id": "{{ api_key_id }}", "api_key_secret": "{{ api_key_secret }}",
               "organization_id": "{{ organization_id }}", "api_rate_limit": "off"}
 VARS_FILE = "vault.yml"  # the user's own secrets, as a vault file would hold them
+REPORT_PAGE = "report.html"  # the report playbook's page, with report.md and report.json beside it
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,9 @@ def fleet_runs(emulator, home):
     playbooks = COLLECTION_ROOT / "playbooks"
     directory = home / "creds" / "fleet"
     provision, decommission = ("provision.yml",), ("decommission.yml", "-e", "postgres_decommission_confirm=true")
-    tune_and_report = (("tune.yml",), ("report.yml", "-e", "postgres_report_path=%s" % (home / "report.md")))
+    # the report in every format: the HTML page's own reads (each service by id for its access rules, the tuning advice)
+    tune_and_report = (("tune.yml",), ("report.yml", "-e", "postgres_report_path=%s" % (home / REPORT_PAGE),
+                                       "-e", '{"postgres_report_formats": ["html", "markdown", "json"]}'))
     for where, runs in (("no directory", (provision, decommission)), ("directory", (provision, *tune_and_report, decommission))):
         extra = ["-e", "postgres_fleet_credentials_dir=%s" % directory] if where == "directory" else []
         for name, *args in runs:
@@ -132,4 +135,8 @@ def test_the_fleet_keeps_passwords_only_in_its_credentials_directory(fleet_runs,
     _outputs, secrets, kept = fleet_runs
     assert kept == dict((k.split(" (")[0], v) for k, v in secrets.items() if k.endswith("(directory)"))
     assert passwords(emulator) == {} and not list((home / "creds" / "fleet").glob("*.json"))
+    # the report's files are scanned below: each format was written, the page with every service and its access rules read
+    page = home / REPORT_PAGE
+    assert page.read_text().count('<section class="service"') == 3 and "127.0.0.1/32" in page.read_text()
+    assert page.with_suffix(".md").is_file() and page.with_suffix(".json").is_file()
     assert files_with_secrets(home, secrets, allowed={home / VARS_FILE}) == {}
