@@ -124,7 +124,7 @@ ul.compact{margin:0;padding-left:18px}td.nowrap,td.nowrap code{white-space:nowra
 @media print{body{margin:0 auto}.badge,th,svg.chart{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 tr,svg.chart{break-inside:avoid}h2,h3{break-after:avoid}a{color:inherit}}
 td.ident{overflow-wrap:anywhere;min-width:6em;max-width:12em}td.query{width:45%}td.access{min-width:11em}
-table.glance td.settings{min-width:16em}table.glance td.tags{overflow-wrap:anywhere;min-width:12em}table.glance tbody th{min-width:8em}
+table.glance td.settings{min-width:16em}table.glance td.tags{overflow-wrap:anywhere;min-width:13em}table.glance tbody th{min-width:8em}
 """
 
 
