@@ -34,7 +34,7 @@ from ._settings import check_pg_config
 from ._windows import window
 
 # What became of a proposal, for the outcome and the lines a person reads.
-APPLY, APPLIED, NOT_APPLIED, DECLINED = "apply", "applied", "not_applied", "declined"
+APPLY, APPLIED, NOT_APPLIED, UNCERTAIN, DECLINED = "apply", "applied", "not_applied", "uncertain", "declined"
 POLICY_KEYS = ("rules", "bounds", "allow_restart")
 DEFAULT_WINDOW = "24h"
 
@@ -85,7 +85,8 @@ def advice_lines(entries):
         return ["no proposals: nothing in the window's insights calls for a change"]
     lines = []
     for entry in entries:
-        status = {APPLIED: "applied", APPLY: "would apply", NOT_APPLIED: "not applied: the service failed"}.get(
+        status = {APPLIED: "applied", APPLY: "would apply", NOT_APPLIED: "not applied: the service failed",
+                  UNCERTAIN: "uncertain: the write failed after it may have landed; run again to see"}.get(
             entry["status"], "declined: %s" % entry.get("declined"))
         lines.append("%s %s (%s) -> %s [%s; %s%s; %s]: %s" % (
             entry["setting"], entry["current"], entry.get("current_source") or "set", entry["proposed"], entry["rule"],
@@ -125,6 +126,7 @@ class ConfigMember:
         self.message = None
         self.error = None
         self.wrote = False
+        self.write_failed = False  # the config write itself failed (not a later restart)
         self.warnings = []
 
     @property
@@ -140,9 +142,12 @@ class ConfigMember:
         return (self.action != NONE or self.restarted) and (self.error is None or self.wrote or self.restarted)
 
     def _status(self, planned):
-        """A taken proposal is applied once written; a failure before the write leaves it not applied."""
+        """A taken proposal is applied once written; a failure before the write leaves it not applied, a failed
+        write that may have landed (a 5xx, a lost answer) leaves it uncertain."""
         if planned != APPLY:
             return planned
+        if self.write_failed:
+            return UNCERTAIN if self.wrote else NOT_APPLIED
         return APPLIED if self.wrote else NOT_APPLIED if self.error is not None else APPLY
 
     def outcome(self):
@@ -240,6 +245,7 @@ class ConfigFleetRun:
             status = getattr(exc, "status", None)
             member.wrote = not (status is not None and 400 <= status < 500 and not isinstance(exc, LostAnswerError))
             member.error = exc
+            member.write_failed = True
             member.restarted = False
             return
         member.wrote = True

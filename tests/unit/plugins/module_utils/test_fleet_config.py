@@ -18,6 +18,7 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._fleet_config imp
     APPLY,
     DECLINED,
     NOT_APPLIED,
+    UNCERTAIN,
     ConfigFleetRun,
     ConfigMember,
     advice_lines,
@@ -227,15 +228,18 @@ def test_bad_advice_is_refused_before_anything_is_sent(emulator, writes, tmp_pat
     assert writes() == [] and writes.calls() == 1  # the first call's listing; the refused one sent nothing
 
 
-@pytest.mark.parametrize("wrote, error, status, line", [
-    (False, None, APPLY, "would apply"),
-    (True, None, APPLIED, "applied"),
-    (False, ClickHouseError("HTTP 400"), NOT_APPLIED, "not applied: the service failed"),
+@pytest.mark.parametrize("wrote, error, write_failed, status, line", [
+    (False, None, False, APPLY, "would apply"),
+    (True, None, False, APPLIED, "applied"),
+    (False, ClickHouseError("HTTP 400"), False, NOT_APPLIED, "not applied: the service failed"),
+    (False, ClickHouseError("HTTP 400"), True, NOT_APPLIED, "not applied: the service failed"),  # refused write
+    (True, ClickHouseError("HTTP 503"), True, UNCERTAIN, "uncertain: the write failed after it may have landed; run again to see"),
+    (True, ClickHouseError("restart: HTTP 503"), False, APPLIED, "applied"),  # written; the restart failed
 ])
-def test_a_taken_proposal_is_applied_only_once_written(wrote, error, status, line):
+def test_a_taken_proposal_is_applied_only_once_written(wrote, error, write_failed, status, line):
     member = ConfigMember({"host": "h1", "name": "db1", "advice": check_advice({})})
     member.proposals = [(WORK_MEM, APPLY), (CONNECTIONS, DECLINED)]
-    member.wrote, member.error = wrote, error
+    member.wrote, member.error, member.write_failed = wrote, error, write_failed
     advice = member.outcome()["advice"]
     assert [p["status"] for p in advice["proposals"]] == [status, DECLINED]
     assert "; %s]: " % line in advice["lines"][0]
