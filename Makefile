@@ -214,7 +214,8 @@ crash-test: setup
 	PYTHONPATH=$(CURDIR)/.collections pytest -n 2 tests/crash $(PYTEST_ARGS)
 
 # provision, change, tune, decommission under seeded 5xx/429/lost answers/latency, checked against the emulator's
-# state and the servers after each step; exits 1 when a target is missed (tests/soak/README.md). About 10 min.
+# state and the servers after each step; exits 1 when a target is missed (tests/soak/README.md). About 5 min;
+# soak-smoke (in test) about 50 s.
 soak: setup
 	python tests/soak/soak.py $(SOAK_ARGS)
 
