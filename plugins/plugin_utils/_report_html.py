@@ -163,8 +163,10 @@ def label(value, most):
 
 
 def duration(us):
-    """Microseconds for people: ``0.42 ms``, ``12.30 ms``, ``3.21 s``, ``2.0 min``."""
+    """Microseconds for people: ``0.42 ms``, ``12.30 ms``, ``3.21 s``, ``2.0 min``, ``27.8 h``."""
     us = number(us)
+    if us >= 3_600_000_000:
+        return "%.1f h" % (us / 3_600_000_000)
     if us >= 60_000_000:
         return "%.1f min" % (us / 60_000_000)
     if us >= 1_000_000:
