@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make soak` (issue 14): the fleet playbooks under seeded faults, checked against the emulator after every step.
 
 Each round is a fresh emulator with random faults drawn from its own seed (FAULTS: 5xx, 429, answers lost after
