@@ -13,8 +13,9 @@ password for good. Real `ansible-playbook` runs the collection's playbooks and r
 
 After each step the runner reads the emulator's own state (its SQLite store and requests.jsonl), the credentials
 directory and, in the config round (real PostgreSQL servers), `SHOW <setting>` on every server. A step whose run
-fails a task is run once more, as the failure messages say to ("run again", "re-run"): such a failure counts as a
-re-run, any other failure, and any failure of the second run, as a failed task.
+fails a task is run once more, so that the next steps start from a converged fleet. A failure whose message says to
+run again ("run again", "re-run") counts as a re-run; any other failure, and any failure of the second run, as a
+failed task.
 
 The fault rounds run without PostgreSQL servers (--no-postgres) and without the emulator's rate limit (10/10):
 its 429s come from the fault injection instead, which keeps a 20-service round to a minute or two. The config
