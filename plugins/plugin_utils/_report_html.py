@@ -148,7 +148,7 @@ def one_line(value, most):
     return flat if len(flat) <= most else flat[:max(most - 1, 0)].rstrip() + "\u2026"
 
 
-def label(value, most):
+def chart_label(value, most):
     """``one_line`` for SVG text, which never wraps: a wide character (CJK, fullwidth) counts as two of ``most``, as
     it takes about twice the width, so a label of them is not clipped at the chart's edge."""
     flat = " ".join(text(value).split())
@@ -221,7 +221,7 @@ def chart_geometry(patterns, width=CHART_WIDTH):
             "bar_y": top + 17,
             "bar_width": round(length, 1),
             "value_x": round(length + 6, 1),
-            "label": label(pattern.get("query_text"), CHART_LABEL_CHARS),
+            "label": chart_label(pattern.get("query_text"), CHART_LABEL_CHARS),
             "title": one_line(pattern.get("query_text"), TITLE_QUERY_CHARS),
             "figures": "%s \u00b7 %s" % (duration(total), calls(pattern.get("call_count"))),
         })

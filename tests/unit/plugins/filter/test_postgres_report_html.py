@@ -123,7 +123,7 @@ def test_chart_labels_are_escaped_and_cut_with_the_full_text_as_a_tooltip():
 ])
 def test_chart_labels_are_cut_by_their_width(value, shown):
     """SVG text does not wrap: 90 CJK characters are about 1,080 px at 12 px, past the 760 px chart."""
-    assert r.label(value, r.CHART_LABEL_CHARS) == shown
+    assert r.chart_label(value, r.CHART_LABEL_CHARS) == shown
     assert r.chart_geometry([{"query_text": value}])["rows"][0]["label"] == shown
 
 
