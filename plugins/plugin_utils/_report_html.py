@@ -111,7 +111,7 @@ th,td{border:1px solid #dde3ea;padding:4px 7px;text-align:left;vertical-align:to
 th{background:#f1f4f7;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font:12px/1.4 ui-monospace,"DejaVu Sans Mono",monospace;background:#f6f8fa;padding:0 3px;border-radius:3px;
 word-break:break-word}
-.badge{display:inline-block;padding:0 7px;border-radius:9px;font-size:12px;font-weight:600;background:#e4e8ed;color:#34404c}
+.badge{display:inline-block;white-space:nowrap;padding:0 7px;border-radius:9px;font-size:12px;font-weight:600;background:#e4e8ed;color:#34404c}
 .badge.ok{background:#d5f1dc;color:#14602b}.badge.bad{background:#fbd9d6;color:#8e1b10}.badge.off{background:#e9e3f5;color:#4b3482}
 .badge.warn{background:#fdecc8;color:#7a4b00}.badge.pending{background:#fdecc8;color:#7a4b00}
 .badge.applied{background:#d5f1dc;color:#14602b}
