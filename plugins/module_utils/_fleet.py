@@ -410,8 +410,12 @@ class FleetRun:
             plan.service = _keep_unlisted(plan.service, answer)
 
     def _keep_credentials(self, plan, answer):
-        """Store a new service's password at once; with no directory, hand it back (the role keeps it under no_log)."""
+        """Store a new service's password at once; with no directory, hand it back (the role keeps it under no_log).
+        An answer without one (the create's own answer was lost and the service found by name) is said at once."""
         if answer.get("password") is None:
+            plan.warnings.append("%s was created, but the answer that carries its password (shown only once) did not "
+                                 "reach this run, so none was stored: set a new one with "
+                                 "clickhouse.cloud.postgres_password" % plan.name)
             return
         if self.credentials_dir:
             try:

@@ -266,6 +266,8 @@ class ConfigFleetRun:
                     self.api.set_state(member.service["id"], "restart")
                     sent.append(member)
                 except ClickHouseError as exc:
+                    exc.message += ("; its settings were written and the restart they need is owed (remembered on this "
+                                    "controller): run again to restart it")
                     member.error, member.restarted, member.restart_required = exc, False, True
                     self.owed.owe(member.service["id"], member.restart_keys)
             if self.wait:
