@@ -201,7 +201,7 @@ members:
       C(evidence) (the patterns with their figures, and the other figures the rule read), C(limited) (how a policy
       bound lowered it, or null), C(declined) (why it was not applied, or null) and C(status), which is V(apply)
       (in check mode), V(applied), V(not_applied) (the member failed before its write), V(uncertain) (its write failed
-      after it may have landed: the next run shows) or V(declined).
+      after it may have landed; the next run shows) or V(declined).
       C(advice.lines) says the same in lines a person reads.
   returned: always
   type: dict

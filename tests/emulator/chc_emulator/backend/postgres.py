@@ -466,11 +466,9 @@ class PostgresBackend:
         output = self.data.service(service_id).output(node).read_text(errors="replace").strip().splitlines()[-3:]
         deadline = time.monotonic() + _LAST_WORDS_TIMEOUT
         while True:
-            fatal = [
-                entry.body
-                for entry in self._server_log(service_id, node).log_entries(dt.datetime.fromtimestamp(since - 0.001, dt.timezone.utc), dt.datetime.now(dt.timezone.utc))
-                if entry.severity in ("FATAL", "PANIC")
-            ]
+            began = dt.datetime.fromtimestamp(since - 0.001, dt.timezone.utc)  # the log's timestamps have milliseconds
+            entries = self._server_log(service_id, node).log_entries(began, dt.datetime.now(dt.timezone.utc))
+            fatal = [entry.body for entry in entries if entry.severity in ("FATAL", "PANIC")]
             if fatal or time.monotonic() > deadline:
                 return " / ".join(fatal[-2:] + output) or "no output"
             time.sleep(_POLL * 5)
