@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ansible_collections.clickhouse.cloud.plugins.action.postgres_fleet_config import merged_advice
 from ansible_collections.clickhouse.cloud.plugins.module_utils._advisor import AdvisorInput, Proposal, advise
 from ansible_collections.clickhouse.cloud.plugins.module_utils._api import PostgresApi
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import ClickHouseError, InputError
@@ -105,17 +104,6 @@ def test_a_policy_gets_its_defaults_and_none_is_no_advice():
     assert check_advice({}) == {"window": "24h"}
     assert check_advice({"rules": ["temp_spill"], "allow_restart": False, "window": "1h", "bounds": None}) == {
         "rules": ["temp_spill"], "allow_restart": False, "window": "1h"}
-
-
-@pytest.mark.parametrize("call, member, merged", [
-    (None, None, None),
-    ({"rules": ["temp_spill"], "window": None}, None, {"rules": ["temp_spill"]}),
-    (None, {"rules": []}, {"rules": []}),
-    ({"rules": ["temp_spill"], "bounds": {"work_mem": "64MB"}}, {"bounds": {"work_mem": "8MB"}, "window": None},
-     {"rules": ["temp_spill"], "bounds": {"work_mem": "8MB"}}),
-])
-def test_a_members_policy_keys_win_over_the_calls(call, member, merged):
-    assert merged_advice(call, member) == merged
 
 
 def spilling_input(**fields):
