@@ -23,7 +23,7 @@ import math
 import re
 
 from ._errors import InputError
-from ._settings import PG_SETTINGS, SettingValueError, restart_only
+from ._settings import PG_DEFAULTS, PG_SETTINGS, SettingValueError, restart_only
 
 # -- thresholds (docs/tuning.md, "The rules") -------------------------------------------------
 
@@ -66,16 +66,11 @@ LOG_MIN_DURATION_MS = 1000  # proposed: log every statement that takes 1 s or mo
 EVIDENCE_PATTERNS = 5  # at most this many patterns listed in one proposal's evidence
 QUERY_TEXT_CHARS = 200
 
-# PostgreSQL's defaults (15 to 18) for the settings the rules read: the API's config lists only what a user set
+# The settings the rules read, at PostgreSQL's defaults: the API's config lists only what a user set
 # (shared/api/reference.md section 3.8), so a key it does not list has the server's default.
-DEFAULTS = {
-    "work_mem": "4MB",
-    "hash_mem_multiplier": "2.0",
-    "max_connections": "100",
-    "idle_in_transaction_session_timeout": "0",
-    "log_lock_waits": "off",
-    "log_min_duration_statement": "-1",
-}
+DEFAULTS = {key: PG_DEFAULTS[key] for key in ("work_mem", "hash_mem_multiplier", "max_connections",
+                                              "idle_in_transaction_session_timeout", "log_min_duration_statement")}
+DEFAULTS["log_lock_waits"] = "off"  # 15 to 17 (PG_DEFAULTS leaves it out: its default moved in 18)
 
 RULES = ("temp_spill", "connections_near_limit", "idle_in_transaction", "lock_waits", "slow_statements")
 RULE_SETTINGS = {

@@ -277,6 +277,66 @@ LIVE_SETTINGS = {
 }
 PG_SETTINGS = dict(CONTRACT_SETTINGS, **LIVE_SETTINGS)
 
+# PostgreSQL's own defaults (the same from 15 to 18) of the keys the API takes; keys whose default moved
+# between those versions (effective_io_concurrency, maintenance_io_concurrency, log_lock_waits, io_*) are left
+# out: the fleet report shows them as "default unknown", as every PgBouncer key. A config the API returns lists only
+# what a user set, so these are what an unlisted key runs with (the report's comparison, the advisor's readings).
+PG_DEFAULTS = {
+    "autovacuum_analyze_scale_factor": "0.1",
+    "autovacuum_analyze_threshold": "50",
+    "autovacuum_freeze_max_age": "200000000",
+    "autovacuum_max_workers": "3",
+    "autovacuum_naptime": "1min",
+    "autovacuum_vacuum_cost_delay": "2ms",
+    "autovacuum_vacuum_cost_limit": "-1",
+    "autovacuum_vacuum_insert_scale_factor": "0.2",
+    "autovacuum_vacuum_insert_threshold": "1000",
+    "autovacuum_vacuum_scale_factor": "0.2",
+    "autovacuum_vacuum_threshold": "50",
+    "autovacuum_work_mem": "-1",
+    "bgwriter_delay": "200ms",
+    "bgwriter_flush_after": "512kB",
+    "bgwriter_lru_maxpages": "100",
+    "bgwriter_lru_multiplier": "2",
+    "checkpoint_timeout": "5min",
+    "default_toast_compression": "pglz",
+    "default_transaction_isolation": "read committed",
+    "effective_cache_size": "4GB",
+    "enable_parallel_hash": "on",
+    "hash_mem_multiplier": "2",
+    "idle_in_transaction_session_timeout": "0",
+    "idle_session_timeout": "0",
+    "lock_timeout": "0",
+    "log_min_duration_statement": "-1",
+    "log_parameter_max_length": "-1",
+    "log_temp_files": "-1",
+    "logical_decoding_work_mem": "64MB",
+    "maintenance_work_mem": "64MB",
+    "max_connections": "100",
+    "max_logical_replication_workers": "4",
+    "max_parallel_maintenance_workers": "2",
+    "max_parallel_workers": "8",
+    "max_parallel_workers_per_gather": "2",
+    "max_replication_slots": "10",
+    "max_slot_wal_keep_size": "-1",
+    "max_sync_workers_per_subscription": "2",
+    "max_wal_senders": "10",
+    "max_wal_size": "1GB",
+    "max_worker_processes": "8",
+    "min_wal_size": "80MB",
+    "random_page_cost": "4",
+    "ssl_min_protocol_version": "TLSv1.2",
+    "statement_timeout": "0",
+    "temp_buffers": "8MB",
+    "track_activity_query_size": "1024",
+    "vacuum_cost_delay": "0",
+    "wal_buffers": "-1",
+    "wal_compression": "off",
+    "wal_keep_size": "0",
+    "wal_sender_timeout": "60s",
+    "work_mem": "4MB",
+}
+
 RELOADABLE_SINCE = {"autovacuum_max_workers": 18}
 ONLY_SINCE = {"io_method": 18, "io_workers": 18}  # PostgreSQL 18's; an older server ignores them
 MAX_BOUNCER_KEYS = 64  # the spec's maxProperties
