@@ -18,12 +18,12 @@ thresholds are the named constants below; docs/tuning.md ("The rules") explains 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import math
 import re
 
 from ._errors import InputError
 from ._settings import PG_DEFAULTS, PG_SETTINGS, SettingValueError, restart_only
+from ._timestamps import read_timestamp
 
 # -- thresholds (docs/tuning.md, "The rules") -------------------------------------------------
 
@@ -231,19 +231,10 @@ def pow2_mb_at_most(kb):
     return (1 << (mb.bit_length() - 1)) << 10 if mb >= 1 else 0
 
 
-def _moment(text):
-    """An RFC 3339 timestamp as a UTC datetime (fractions dropped), None when unreadable."""
-    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)$", str(text or "").strip(), re.I)
-    if not match:
-        return None
-    zone = "+00:00" if match.group(2).upper() == "Z" else match.group(2)
-    return datetime.datetime.fromisoformat(match.group(1) + zone).astimezone(datetime.timezone.utc)
-
-
 def _in_window(execution, span):
     """Executions outside the window (the detail endpoint has none) do not count; no window: all count."""
-    start, end = _moment((span or {}).get("from")), _moment((span or {}).get("to"))
-    at = _moment(execution.get("timestamp"))
+    start, end = read_timestamp((span or {}).get("from")), read_timestamp((span or {}).get("to"))
+    at = read_timestamp(execution.get("timestamp"))
     if at is None or start is None or end is None:
         return start is None or end is None
     return start <= at < end

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 from ._errors import InputError
 
@@ -29,3 +30,15 @@ def check_timestamp(value, option):
 def parse_timestamp(api_form):
     """A timestamp in the API's form (``check_timestamp``'s output) as an aware datetime."""
     return datetime.datetime.strptime(api_form, API_FORMAT).replace(tzinfo=datetime.timezone.utc)
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)$", re.I)
+
+
+def read_timestamp(text):
+    """An RFC 3339 timestamp the API wrote (fractions dropped) as a UTC datetime; None when it is not one."""
+    match = _RFC3339.match(str(text or "").strip())
+    if not match:
+        return None
+    zone = "+00:00" if match.group(2).upper() == "Z" else match.group(2)
+    return datetime.datetime.fromisoformat(match.group(1) + zone).astimezone(datetime.timezone.utc)
