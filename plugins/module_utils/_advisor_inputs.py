@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ._advisor import AdvisorInput
 from ._errors import ApiError
-from ._insights import in_order
+from ._insights import top_patterns
 
 PATTERN_LIMIT = 50  # one page of patterns: p99 and call counts of the busiest 50
 TOP_PATTERNS = 3  # patterns whose recent executions are read (one call each)
@@ -55,10 +55,7 @@ def gather(api, service, span, top=TOP_PATTERNS, pattern_limit=PATTERN_LIMIT, me
     """The ``AdvisorInput`` of one service (a snake_case dict with ``id``, as the modules return it) over ``span``."""
     service_id = service["id"]
     config = api.get_config(service_id)
-    found = [p.to_result() for p in api.list_slow_query_patterns(service_id, span["from"], span["to"],
-                                                                 sort_by="total_duration", sort_order="desc",
-                                                                 limit=pattern_limit)]
-    patterns = in_order(found, "total_duration", "desc")
+    patterns = top_patterns(api, service_id, span, sort_by="total_duration", limit=pattern_limit)
     patterns = [_detail(api, service_id, p) if n < top and p.get("query_id") else p for n, p in enumerate(patterns)]
     detailed = sum(1 for p in patterns if "recent_executions" in p)
     connections = connection_series(api.get_metrics(service_id, span["from"], span["to"])) if metrics else None
