@@ -565,3 +565,11 @@ def merge_with_inventory(proposals, inventory_pg_config):
         else:
             kept.append(proposal)
     return kept, declined
+
+
+def decide(proposals, policy, inventory_pg_config):
+    """``(taken, declined)``: what the policy allows and the inventory does not set (the inventory wins), and the
+    rest with its reason, in the advisor's order. The one judgement of the advice module and the fleet call."""
+    allowed, refused = within_policy(proposals, policy)
+    taken, overridden = merge_with_inventory(allowed, inventory_pg_config)
+    return taken, sorted(refused + overridden, key=lambda p: (RULES.index(p.rule), p.setting))

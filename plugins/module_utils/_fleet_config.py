@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 
-from ._advisor import RULES, advise, merge_with_inventory, within_policy
+from ._advisor import RULES, advise, decide, within_policy
 from ._advisor_inputs import gather
 from ._config import ConfigPlan, restart_decision, write_config
 from ._engine import WaitReport
@@ -63,11 +63,10 @@ def advice_plan(proposals, policy, desired):
     The policy declines what its rules, bounds and restarts do not allow; the inventory's ``pg_config`` wins over
     the rest. A member with no Postgres settings and nothing taken keeps its section alone (None).
     """
-    accepted, declined = within_policy(proposals, {k: policy.get(k) for k in POLICY_KEYS})
-    kept, overridden = merge_with_inventory(accepted, desired.get("pg_config"))
+    kept, declined = decide(proposals, {k: policy.get(k) for k in POLICY_KEYS}, desired.get("pg_config"))
     if kept:
         check_pg_config({p.setting: p.proposed for p in kept})  # a value the API would refuse is never sent
-    entries = [(p, APPLY) for p in kept] + [(p, DECLINED) for p in declined + overridden]
+    entries = [(p, APPLY) for p in kept] + [(p, DECLINED) for p in declined]
     entries.sort(key=lambda entry: (RULES.index(entry[0].rule), entry[0].setting))
     if not kept:
         return desired, entries

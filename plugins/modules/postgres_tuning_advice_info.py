@@ -236,7 +236,7 @@ window:
   sample: {"from": "2026-03-30T18:17:37Z", "to": "2026-03-31T18:17:37Z"}
 """
 
-from ansible_collections.clickhouse.cloud.plugins.module_utils._advisor import RULES, advise, merge_with_inventory, within_policy
+from ansible_collections.clickhouse.cloud.plugins.module_utils._advisor import RULES, advise, decide, within_policy
 from ansible_collections.clickhouse.cloud.plugins.module_utils._advisor_inputs import gather, summary
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import AmbiguousError, InputError
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule, ServiceOps
@@ -260,10 +260,9 @@ def services_named(module, names):
 
 def judged(proposals, params):
     """accepted, declined and pg_config under the inventory and the policy."""
-    kept, declined = merge_with_inventory(proposals, params["inventory_pg_config"])
     policy = params["policy"] or {"rules": None, "bounds": None, "allow_restart": True}
-    accepted, refused = within_policy(kept, policy)
-    return {"accepted": [p.to_dict() for p in accepted], "declined": [p.to_dict() for p in declined + refused],
+    accepted, declined = decide(proposals, policy, params["inventory_pg_config"])
+    return {"accepted": [p.to_dict() for p in accepted], "declined": [p.to_dict() for p in declined],
             "pg_config": {p.setting: p.proposed for p in accepted if p.section == "pg_config"}}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.clickhouse.cloud.plugins.module_utils import _advisor as advisor
-from ansible_collections.clickhouse.cloud.plugins.module_utils._advisor import AdvisorInput, advise, merge_with_inventory, within_policy
+from ansible_collections.clickhouse.cloud.plugins.module_utils._advisor import AdvisorInput, advise, decide, merge_with_inventory, within_policy
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
 
 WINDOW = {"from": "2026-03-31T00:00:00Z", "to": "2026-03-31T01:00:00Z"}
@@ -270,6 +270,22 @@ def test_inventory_wins():
     assert [p.setting for p in kept] == ["max_connections", "log_min_duration_statement"]
     assert [(p.setting, p.declined) for p in declined] == [("work_mem", "set by inventory (work_mem: 8MB)")]
     assert merge_with_inventory(proposals(), None)[1] == []
+
+
+@pytest.mark.parametrize("policy, inventory, taken, declined", [
+    ({}, None, ["work_mem", "log_min_duration_statement"], [("max_connections", "needs a restart")]),
+    ({"allow_restart": True}, {"work_mem": "8MB"}, ["max_connections", "log_min_duration_statement"],
+     [("work_mem", "set by inventory (work_mem: 8MB)")]),
+    # out of policy and set by the inventory: the policy's reason; the declined in the advisor's order
+    ({"rules": ["slow_statements"]}, {"log_min_duration_statement": "5s"}, [],
+     [("work_mem", "does not enable rule temp_spill"), ("max_connections", "does not enable rule connections_near_limit"),
+      ("log_min_duration_statement", "set by inventory")]),
+])
+def test_decide_is_the_policy_then_the_inventory(policy, inventory, taken, declined):
+    kept, refused = decide(proposals(), policy, inventory)
+    assert [p.setting for p in kept] == taken
+    assert [p.setting for p in refused] == [setting for setting, _ in declined]
+    assert all(reason in p.declined for (_, reason), p in zip(declined, refused))
 
 
 @pytest.mark.parametrize("kb, at_least, at_most", [
