@@ -94,6 +94,20 @@ def lookup(spec, ops, resource_id=None, name=None):
     return complete(spec, ops, found[0])
 
 
+def lookup_names(spec, ops, names):
+    """``{name: list item}`` of the names found by one list, each unique (``AmbiguousError`` as ``lookup``); a name
+    none has is left out."""
+    wanted = set(names)
+    found = {}
+    for item in ops.list():
+        if item.get("name") in wanted:
+            found.setdefault(item["name"], []).append(item)
+    for name in names:
+        if len(found.get(name, ())) > 1:
+            raise AmbiguousError(spec.kind, name, [item.get("id") for item in found[name]])
+    return {name: items[0] for name, items in found.items()}
+
+
 def complete(spec, ops, item):
     """A list item with the fields only a GET gives (``spec.partial_keys``)."""
     if any(item.get(k) is None for k in spec.partial_keys):

@@ -238,24 +238,21 @@ window:
 
 from ansible_collections.clickhouse.cloud.plugins.module_utils._advisor import RULES, advise, decide, within_policy
 from ansible_collections.clickhouse.cloud.plugins.module_utils._advisor_inputs import gather, summary
-from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import AmbiguousError, InputError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import lookup_names
+from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import InputError
+from ansible_collections.clickhouse.cloud.plugins.module_utils._resources import SERVICE_SUMMARY
 from ansible_collections.clickhouse.cloud.plugins.module_utils._service import ServiceModule, ServiceOps
 from ansible_collections.clickhouse.cloud.plugins.module_utils._windows import window, window_argument_spec
 
 
 def services_named(module, names):
     """The services of ``names``, in that order, from one listing; every name must match exactly one."""
-    by_name = {}
-    for service in ServiceOps(module.api).list():
-        by_name.setdefault(service.get("name"), []).append(service)
-    missing = [n for n in names if n not in by_name]
+    found = lookup_names(SERVICE_SUMMARY, ServiceOps(module.api), names)
+    missing = [n for n in names if n not in found]
     if missing:
         raise InputError("No Postgres service named %s in organization %s." % (
             ", ".join(repr(n) for n in missing), module.params["organization_id"]))
-    for name in names:
-        if len(by_name[name]) > 1:
-            raise AmbiguousError("service", name, [s.get("id") for s in by_name[name]])
-    return [by_name[name][0] for name in dict.fromkeys(names)]
+    return [found[name] for name in dict.fromkeys(names)]
 
 
 def judged(proposals, params):

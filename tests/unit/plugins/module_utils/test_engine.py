@@ -13,9 +13,11 @@ from ansible_collections.clickhouse.cloud.plugins.module_utils._engine import (
     Resource,
     Waiter,
     diff_of,
+    lookup_names,
     plan_update,
 )
 from ansible_collections.clickhouse.cloud.plugins.module_utils._errors import (
+    AmbiguousError,
     ApiError,
     ImmutableError,
     LostAnswerError,
@@ -217,3 +219,22 @@ def test_a_failed_write_reports_changed_unless_the_api_refused_it(fake_clock, er
     with pytest.raises(ApiError) as err:
         resource.present(None, DESIRED, create=create)
     assert err.value.partial["changed"] is changed
+
+
+@pytest.mark.parametrize("listed, names, found", [
+    ([{"id": "1", "name": "a"}, {"id": "2", "name": "b"}], ["b", "a"], {"a": "1", "b": "2"}),
+    ([{"id": "1", "name": "a"}], ["a", "missing"], {"a": "1"}),  # the caller says what is missing
+    ([{"id": "1", "name": "a"}, {"id": "2", "name": "a"}], ["b"], {}),  # a shared name nobody asked for is fine
+])
+def test_lookup_names_from_one_listing(listed, names, found):
+    calls = []
+    ops = SimpleNamespace(list=lambda: calls.append("list") or listed)
+    assert {name: item["id"] for name, item in lookup_names(SERVICE, ops, names).items()} == found
+    assert calls == ["list"]
+
+
+def test_lookup_names_refuses_a_shared_name_listing_the_ids():
+    ops = SimpleNamespace(list=lambda: [{"id": "1", "name": "a"}, {"id": "2", "name": "a"}])
+    with pytest.raises(AmbiguousError) as raised:
+        lookup_names(SERVICE, ops, ["a"])
+    assert "1" in raised.value.message and "2" in raised.value.message
