@@ -64,6 +64,11 @@ class ApiError(ClickHouseError):
     def not_found(self):
         return self.status == 404
 
+    @property
+    def not_ready(self):
+        """The API's refusal of a read replica whose primary has no backup yet (it takes them later)."""
+        return self.status == 400 and "not ready" in (self.error or "").lower()
+
 
 class LostAnswerError(ApiError):
     """A write was sent, its answer was lost, and nothing could tell whether it took effect."""

@@ -284,11 +284,6 @@ def _plan_replica(member, same_name, by_member, by_name, by_id):
     return plan
 
 
-def not_ready(exc):
-    """The API's refusal of a replica whose primary has no backup yet (it takes them later)."""
-    return isinstance(exc, ApiError) and exc.status == 400 and "not ready" in (exc.error or "").lower()
-
-
 def replica_retry_delay(waited):
     """Seconds until a refused replica is asked for again: 5 at first, a tenth of the wait later, at most 30."""
     return max(5.0, min(30.0, waited * 0.1))
@@ -387,7 +382,7 @@ class FleetRun:
                 plan.service = None
                 self._forget_credentials(plan)
         except ClickHouseError as exc:
-            if plan.action == CREATE and plan.replica_of is not None and not plan.wrote and not_ready(exc):
+            if plan.action == CREATE and plan.replica_of is not None and not plan.wrote and isinstance(exc, ApiError) and exc.not_ready:
                 return exc.error
             status = getattr(exc, "status", None)
             refused = status is not None and 400 <= status < 500 and not isinstance(exc, LostAnswerError)

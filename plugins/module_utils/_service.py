@@ -113,8 +113,7 @@ def retry_not_ready(call, timeout, log, sleep=time.sleep, clock=time.monotonic):
         try:
             return call()
         except ApiError as exc:
-            text = (exc.error or "").lower()
-            if exc.status != 400 or "not ready" not in text or clock() + delay > deadline:
+            if not exc.not_ready or clock() + delay > deadline:
                 raise
             log("primary not ready for read replicas yet (%s); asking again in %.0f s" % (exc.error, delay))
             sleep(delay)
