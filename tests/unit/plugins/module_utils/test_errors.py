@@ -34,6 +34,7 @@ def test_retry_not_ready_asks_again_until_taken_and_raises_anything_else():
 
     assert retry_not_ready(call, 60, said.append, sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0]) == {"id": "r"}
     assert len(said) == 1 and now[0] == 20.0
+
     def refused():
         raise ApiError("POST", PATH, status=400, error="size is not one of")
 
